@@ -1,0 +1,89 @@
+/**
+ * The tutorial's RPC client: asks a worker for fib(N) and prints it.
+ *
+ *     deno task client [--url URL] [--queue NAME] [--timeout MS] N
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { RpcClient } from "./lib/client.ts";
+import { describeError } from "./lib/cli.ts";
+import { DEFAULT_URL } from "./lib/url.ts";
+
+const USAGE = `Usage: deno task client [options] N
+
+Asks an RPC worker for fib(N) and prints it, as RabbitMQ's RPC tutorial does.
+
+Options:
+  --url URL        broker URL, or a comma-separated list to try in order
+                   (default: $AMQP_URL, else ${DEFAULT_URL})
+  --queue NAME     queue the worker consumes (default: rpc_queue)
+  --timeout MS     how long to wait for the answer (default: 30000)
+  -h, --help       show this help
+
+N defaults to 30. Exit status: 0 with an answer, 1 when the call failed,
+2 for a bad command line.`;
+
+async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        url: { type: "string" },
+        queue: { type: "string", default: "rpc_queue" },
+        timeout: { type: "string", default: "30000" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    console.error(`Error: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values: flags, positionals } = parsed;
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length > 1) {
+    console.error(
+      `Error: expected one number N, got ${positionals.length} arguments. Run with --help for usage.`,
+    );
+    return 2;
+  }
+  const n = (positionals[0] ?? "30").trim();
+  if (!/^\d+$/.test(n)) {
+    console.error(
+      `Error: N must be a whole number such as 30, got "${n}". Run with --help for usage.`,
+    );
+    return 2;
+  }
+  if (!/^\d+$/.test(flags.timeout) || Number(flags.timeout) === 0) {
+    console.error(
+      `Error: --timeout must be a positive whole number of milliseconds, got "${flags.timeout}". Run with --help for usage.`,
+    );
+    return 2;
+  }
+
+  await using client = await RpcClient.connect({
+    url: flags.url ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
+  });
+  console.log(` [x] Requesting fib(${n})`);
+  const reply = await client.call(flags.queue, n, {
+    timeout: Number(flags.timeout),
+  });
+  console.log(` [.] Got ${reply.text()}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exitCode = await main(Deno.args);
+  } catch (error) {
+    console.error(describeError(error));
+    Deno.exitCode = 1;
+  }
+}

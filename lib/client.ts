@@ -1,0 +1,324 @@
+/**
+ * {@linkcode RpcClient}: calls with many in flight on one connection, each
+ * matched to its reply by correlation id.
+ *
+ * @module
+ */
+
+import {
+  ClosedError,
+  ConnectionLostError,
+  NoRouteError,
+  RemoteError,
+  TimeoutError,
+} from "./errors.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import { type MessageProperties, RpcReply } from "./message.ts";
+import { type PendingCall, PendingCalls } from "./pending_calls.ts";
+import { DEADLINE_HEADER, decodeErrorReply, ERROR_HEADER } from "./protocol.ts";
+import {
+  connectTransport,
+  type RpcTransport,
+  type TransportOptions,
+} from "./transport.ts";
+
+/** The timeout of a call that sets none, in milliseconds. */
+export const DEFAULT_TIMEOUT = 30_000;
+
+/** Options of {@linkcode RpcClient.connect}. */
+export interface ClientOptions extends TransportOptions {
+  /** The default timeout of calls, in milliseconds (default 30 000). */
+  timeout?: number;
+}
+
+/** Options of a client that is given its transport. */
+export interface ClientInit {
+  /** Where to report what happens (default: nowhere). */
+  logger?: Logger;
+  /** The default timeout of calls, in milliseconds (default 30 000). */
+  timeout?: number;
+}
+
+/** Options of {@linkcode RpcClient.call}. */
+export interface CallOptions {
+  /**
+   * How long to wait for the reply, in milliseconds; `Infinity` waits
+   * forever. The request carries it as its `expiration`, so the broker drops
+   * a request nobody waits for any more, and as its `x-deadline` header.
+   */
+  timeout?: number;
+  /** Aborts the call: it rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * AMQP properties and headers of the request. `correlationId`, `replyTo`
+   * and `expiration` are the client's own and are overwritten.
+   */
+  properties?: MessageProperties;
+}
+
+const MAX_TIMER = 2 ** 31 - 1;
+const encoder = new TextEncoder();
+
+/**
+ * A client for remote procedure calls over RabbitMQ.
+ *
+ * One connection and one reply path (direct reply-to by default) serve any
+ * number of concurrent calls. Each call is published with the `mandatory`
+ * flag, so a call to a queue nobody declared fails at once with
+ * {@linkcode NoRouteError} instead of waiting for its timeout.
+ *
+ * @example Calling the tutorial's fib worker
+ * ```ts ignore
+ * import { RpcClient } from "./client.ts";
+ *
+ * await using client = await RpcClient.connect({ url: "amqp://localhost" });
+ * const reply = await client.call("rpc_queue", "30", { timeout: 5_000 });
+ * console.log(reply.text()); // 832040
+ * ```
+ */
+export class RpcClient implements AsyncDisposable {
+  readonly #transport: RpcTransport;
+  readonly #logger: Logger;
+  readonly #timeout: number;
+  readonly #pending = new PendingCalls();
+  // Correlation ids are a per-client random prefix and a counter: unique,
+  // cheap to make, and cheap to look up.
+  readonly #prefix = crypto.randomUUID().slice(0, 8) + ".";
+  #sequence = 0;
+  #failure?: Error;
+  #closing?: Promise<void>;
+  #dropped = 0;
+
+  /**
+   * Connects to the broker and sets up the reply path.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcClient } from "./client.ts";
+   *
+   * const client = await RpcClient.connect({ replyQueue: "exclusive" });
+   * await client.close();
+   * ```
+   *
+   * @throws {TypeError} for a bad URL or option.
+   * @throws {ConnectionError} if no broker accepts the connection.
+   */
+  static async connect(options: ClientOptions = {}): Promise<RpcClient> {
+    if (options.timeout !== undefined) checkTimeout(options.timeout);
+    const transport = await connectTransport({
+      ...options,
+      connectionName: options.connectionName ??
+        `rabbit-rpc client (pid ${Deno.pid})`,
+    });
+    return new RpcClient(transport, options);
+  }
+
+  /**
+   * Makes a client over a given transport (a fake one in tests, say).
+   * {@linkcode RpcClient.connect} is the usual way to get a client.
+   */
+  constructor(transport: RpcTransport, init: ClientInit = {}) {
+    if (init.timeout !== undefined) checkTimeout(init.timeout);
+    this.#transport = transport;
+    this.#logger = init.logger ?? silentLogger;
+    this.#timeout = init.timeout ?? DEFAULT_TIMEOUT;
+    transport.listen({
+      reply: (body, properties) => this.#onReply(body, properties),
+      returned: (properties, replyText) =>
+        this.#onReturned(properties, replyText),
+      lost: (error) => this.#onLost(error),
+    });
+  }
+
+  /** The number of calls waiting for their reply. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** The number of replies dropped because no call waited for them. */
+  get droppedReplies(): number {
+    return this.#dropped;
+  }
+
+  /**
+   * Sends `body` to `queue` and resolves with the reply.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcClient } from "./client.ts";
+   *
+   * await using client = await RpcClient.connect();
+   * const reply = await client.call("rpc_queue", "10", {
+   *   timeout: 2_000,
+   *   properties: { headers: { tenant: "a" } },
+   * });
+   * console.log(reply.text()); // 55
+   * ```
+   *
+   * @throws {TypeError} if `queue` is not a non-empty string or `body` is
+   * neither a string nor a `Uint8Array`.
+   * @throws {RangeError} if `queue` is longer than 255 bytes or the timeout
+   * is not a positive number.
+   * @throws {NoRouteError} if no queue is bound to `queue`.
+   * @throws {TimeoutError} if no reply came in time.
+   * @throws {RemoteError} if the worker answered with an error.
+   * @throws {ConnectionLostError} if the connection was lost first.
+   * @throws {ClosedError} if the client was closed first.
+   */
+  call(
+    queue: string,
+    body: string | Uint8Array,
+    options: CallOptions = {},
+  ): Promise<RpcReply> {
+    checkQueue(queue);
+    if (typeof body !== "string" && !(body instanceof Uint8Array)) {
+      throw new TypeError("body must be a string or a Uint8Array");
+    }
+    const timeout = options.timeout ?? this.#timeout;
+    if (options.timeout !== undefined) checkTimeout(timeout);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("signal must be an AbortSignal");
+    }
+    if (this.#closing) {
+      return Promise.reject(new ClosedError("RpcClient is closed"));
+    }
+    if (this.#failure) {
+      return Promise.reject(
+        new ConnectionLostError(
+          `Cannot call "${queue}": the connection was lost`,
+          { cause: this.#failure },
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+
+    const id = this.#prefix + (this.#sequence++).toString(36);
+    const pending = this.#pending;
+    return new Promise<RpcReply>((resolve, reject) => {
+      const call: PendingCall = { queue, timeout, resolve, reject };
+      if (timeout !== Infinity) {
+        call.timer = setTimeout(() => {
+          if (pending.take(id)) reject(new TimeoutError(queue, timeout));
+        }, Math.min(timeout, MAX_TIMER));
+      }
+      if (signal) {
+        call.signal = signal;
+        call.onAbort = () => {
+          if (pending.take(id)) reject(signal.reason);
+        };
+        signal.addEventListener("abort", call.onAbort, { once: true });
+      }
+      pending.add(id, call);
+
+      const user = options.properties;
+      const properties: MessageProperties = user ? { ...user } : {};
+      properties.correlationId = id;
+      properties.replyTo = this.#transport.replyTo;
+      properties.contentType ??= typeof body === "string"
+        ? "text/plain"
+        : "application/octet-stream";
+      if (timeout !== Infinity) {
+        properties.expiration = String(Math.ceil(timeout));
+        properties.headers = {
+          ...user?.headers,
+          [DEADLINE_HEADER]: Date.now() + Math.ceil(timeout),
+        };
+      }
+      this.#transport.publish(queue, body, properties).catch((cause) => {
+        if (pending.take(id)) {
+          reject(
+            new ConnectionLostError(
+              `Cannot call "${queue}": the request could not be sent`,
+              { cause },
+            ),
+          );
+        }
+      });
+    });
+  }
+
+  /**
+   * Closes the connection; calls still waiting reject with
+   * {@linkcode ClosedError}. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#pending.rejectAll((call) =>
+        new ClosedError(`Call to "${call.queue}" cancelled: RpcClient closed`)
+      );
+      this.#closing = this.#transport.close();
+    }
+    return this.#closing;
+  }
+
+  /** Closes the client; for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #onReply(body: Uint8Array, properties: MessageProperties): void {
+    const call = this.#pending.take(properties.correlationId);
+    if (call === undefined) {
+      // Not ours, or no longer awaited: a late reply to a call that timed
+      // out or was aborted, or a duplicate sent when a worker died between
+      // replying and acking and the request was redelivered. The tutorial's
+      // rule applies: discard it, it is not an error.
+      this.#dropped++;
+      this.#logger.debug(
+        `Dropped a reply with unknown correlation id ${properties.correlationId}`,
+      );
+      return;
+    }
+    const code = properties.headers?.[ERROR_HEADER];
+    if (code === undefined || code === null) {
+      call.resolve(new RpcReply(body, properties));
+      return;
+    }
+    const error = decodeErrorReply(String(code), body);
+    if (error instanceof RemoteError && error.code === "DEADLINE_EXCEEDED") {
+      call.reject(new TimeoutError(call.queue, call.timeout, { cause: error }));
+    } else {
+      call.reject(error);
+    }
+  }
+
+  #onReturned(properties: MessageProperties, replyText: string): void {
+    const call = this.#pending.take(properties.correlationId);
+    call?.reject(
+      new NoRouteError(call.queue, { cause: new Error(replyText) }),
+    );
+  }
+
+  #onLost(error: Error): void {
+    if (this.#closing) return;
+    this.#failure = error;
+    this.#logger.error(`Connection lost: ${error.message}`);
+    this.#pending.rejectAll((call) =>
+      new ConnectionLostError(
+        `Call to "${call.queue}" lost: the connection closed before its reply came`,
+        { cause: error },
+      )
+    );
+  }
+}
+
+function checkQueue(queue: string): void {
+  if (typeof queue !== "string" || queue === "") {
+    throw new TypeError("queue must be a non-empty string");
+  }
+  if (queue.length > 85 && encoder.encode(queue).length > 255) {
+    throw new RangeError("queue must be at most 255 bytes long");
+  }
+}
+
+function checkTimeout(timeout: number): void {
+  if (typeof timeout !== "number") {
+    throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
+  }
+  if (!(timeout > 0)) {
+    throw new RangeError(
+      `timeout must be a positive number of milliseconds, got ${timeout}`,
+    );
+  }
+}

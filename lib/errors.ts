@@ -1,0 +1,217 @@
+/**
+ * The errors a caller can tell apart with `instanceof`.
+ *
+ * Every error raised by this library for a failed call or connection is an
+ * {@linkcode RpcError}. Bad arguments throw the platform's `TypeError` or
+ * `RangeError` instead, as Deno's own APIs do.
+ *
+ * @module
+ */
+
+/**
+ * The base class of every error this library raises for a call or a
+ * connection that failed.
+ *
+ * @example Telling errors apart
+ * ```ts
+ * import { RpcError, TimeoutError } from "./errors.ts";
+ *
+ * const err: unknown = new TimeoutError("rpc_queue", 1000);
+ * if (err instanceof TimeoutError) console.log("retry later");
+ * else if (err instanceof RpcError) console.log(err.message);
+ * ```
+ */
+export class RpcError extends Error {
+  /** Creates an error with a message and an optional `cause`. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RpcError";
+  }
+}
+
+/**
+ * No reply came before the call's timeout, or the worker found the call's
+ * deadline already past.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "./errors.ts";
+ *
+ * const err = new TimeoutError("rpc_queue", 3000);
+ * console.log(err.message); // Call to "rpc_queue" timed out after 3000 ms
+ * ```
+ */
+export class TimeoutError extends RpcError {
+  /** The queue that was called. */
+  readonly queue: string;
+  /** The timeout of the call, in milliseconds. */
+  readonly timeout: number;
+  /** Creates the error for a call to `queue` that waited `timeout` ms. */
+  constructor(queue: string, timeout: number, options?: ErrorOptions) {
+    super(`Call to "${queue}" timed out after ${timeout} ms`, options);
+    this.name = "TimeoutError";
+    this.queue = queue;
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The broker returned the request: no queue is bound to the name it was
+ * sent to (no worker has declared it, or it was deleted).
+ *
+ * @example
+ * ```ts
+ * import { NoRouteError } from "./errors.ts";
+ *
+ * console.log(new NoRouteError("rpc_queue").message);
+ * // Cannot call "rpc_queue": no queue is bound to that name
+ * ```
+ */
+export class NoRouteError extends RpcError {
+  /** The queue that was called. */
+  readonly queue: string;
+  /** Creates the error for a request to `queue` that the broker returned. */
+  constructor(queue: string, options?: ErrorOptions) {
+    super(`Cannot call "${queue}": no queue is bound to that name`, options);
+    this.name = "NoRouteError";
+    this.queue = queue;
+  }
+}
+
+/**
+ * The connection to the broker could not be opened: the broker is
+ * unreachable, refused the credentials, or does not have the virtual host.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionError } from "./errors.ts";
+ *
+ * const err = new ConnectionError("Cannot connect to amqp://localhost:5672: connection refused");
+ * console.log(err instanceof ConnectionError); // true
+ * ```
+ */
+export class ConnectionError extends RpcError {
+  /** Creates the error; the message must never contain a password. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionError";
+  }
+}
+
+/**
+ * The connection or channel was lost while a call was in flight, so its
+ * reply can no longer arrive.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionLostError } from "./errors.ts";
+ *
+ * const err = new ConnectionLostError('Call to "rpc_queue" lost: connection closed');
+ * console.log(err.name); // ConnectionLostError
+ * ```
+ */
+export class ConnectionLostError extends RpcError {
+  /** Creates the error, with the broker's or socket's error as `cause`. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionLostError";
+  }
+}
+
+/**
+ * The client or server was closed by its owner; calls that were still
+ * waiting reject with this error.
+ *
+ * @example
+ * ```ts
+ * import { ClosedError } from "./errors.ts";
+ *
+ * console.log(new ClosedError("RpcClient is closed").name); // ClosedError
+ * ```
+ */
+export class ClosedError extends RpcError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ClosedError";
+  }
+}
+
+/**
+ * The worker answered with an error reply: its handler threw, or it
+ * rejected the request (invalid argument, out of range, too large, …).
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "./errors.ts";
+ *
+ * const err = new RemoteError({
+ *   code: "OUT_OF_RANGE",
+ *   name: "RangeError",
+ *   message: "n must be at most 100000",
+ * });
+ * console.log(err.code, err.remoteName, err.message);
+ * ```
+ */
+export class RemoteError extends RpcError {
+  /** The error code of the reply, e.g. `INVALID_ARGUMENT` (see `PROTOCOL.md`). */
+  readonly code: string;
+  /** The `name` of the error on the worker, e.g. `RangeError`. */
+  readonly remoteName: string;
+  /** Creates the error from the fields of an error reply. */
+  constructor(
+    remote: { code: string; name: string; message: string },
+    options?: ErrorOptions,
+  ) {
+    super(remote.message, options);
+    this.name = "RemoteError";
+    this.code = remote.code;
+    this.remoteName = remote.name;
+  }
+}
+
+/**
+ * A reply that does not follow the protocol (for example an error reply
+ * whose body is not the JSON object `PROTOCOL.md` specifies).
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "./errors.ts";
+ *
+ * console.log(new ProtocolError("error reply is not JSON").name); // ProtocolError
+ * ```
+ */
+export class ProtocolError extends RpcError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * Thrown by a handler to send an error reply with a chosen code.
+ *
+ * A handler may throw any error: a `TypeError` is answered with
+ * `INVALID_ARGUMENT`, a `RangeError` with `OUT_OF_RANGE`, anything else with
+ * `INTERNAL`. Throw a `HandlerError` to pick the code yourself.
+ *
+ * @example
+ * ```ts
+ * import { HandlerError } from "./errors.ts";
+ *
+ * function handler(): string {
+ *   throw new HandlerError("INVALID_ARGUMENT", "expected a name");
+ * }
+ * ```
+ */
+export class HandlerError extends RpcError {
+  /** The code sent in the `x-rpc-error` header of the reply. */
+  readonly code: string;
+  /** Creates an error whose reply carries `code` and `message`. */
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "HandlerError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The messages a caller and a handler see: {@linkcode RpcReply} and
+ * {@linkcode RpcRequest}.
+ *
+ * @module
+ */
+
+/** A value of an AMQP header table, as RabbitMQ carries it. */
+export type HeaderValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | undefined
+  | Date
+  | Uint8Array
+  | HeaderValue[]
+  | { [key: string]: HeaderValue };
+
+/**
+ * The AMQP 0-9-1 basic properties of a message, with its headers.
+ *
+ * `correlationId`, `replyTo` and `expiration` of a request are set by the
+ * client; a call's `properties` option cannot override them.
+ */
+export interface MessageProperties {
+  /** MIME type of the body, e.g. `text/plain`. */
+  contentType?: string;
+  /** Encoding of the body, e.g. `gzip`. */
+  contentEncoding?: string;
+  /** Application headers. */
+  headers?: Record<string, HeaderValue>;
+  /** 1 for transient, 2 for persistent. */
+  deliveryMode?: number;
+  /** Priority, 0 to 255. */
+  priority?: number;
+  /** Correlates a reply with its request. */
+  correlationId?: string;
+  /** Where the reply goes. */
+  replyTo?: string;
+  /** Time to live in the queue, in milliseconds, as a decimal string. */
+  expiration?: string;
+  /** Application message id. */
+  messageId?: string;
+  /** When the message was made. */
+  timestamp?: Date;
+  /** Application message type. */
+  type?: string;
+  /** The user that published it, validated by the broker. */
+  userId?: string;
+  /** Name of the application that published it. */
+  appId?: string;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * A message's body and properties, with helpers to decode the body.
+ *
+ * @example
+ * ```ts
+ * import { RpcMessage } from "./message.ts";
+ *
+ * const message = new RpcMessage(new TextEncoder().encode('{"a":1}'), {});
+ * console.log(message.json()); // { a: 1 }
+ * ```
+ */
+export class RpcMessage {
+  /** The raw body. */
+  readonly body: Uint8Array;
+  /** The AMQP properties and headers. */
+  readonly properties: MessageProperties;
+
+  /** Wraps a body and its properties. */
+  constructor(body: Uint8Array, properties: MessageProperties) {
+    this.body = body;
+    this.properties = properties;
+  }
+
+  /** The body decoded as UTF-8 (malformed bytes become U+FFFD). */
+  text(): string {
+    return decoder.decode(this.body);
+  }
+
+  /**
+   * The body parsed as JSON.
+   *
+   * @throws {SyntaxError} if the body is not JSON.
+   */
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
+  }
+}
+
+/**
+ * A successful reply to a call.
+ *
+ * @example
+ * ```ts ignore
+ * import { RpcClient } from "../mod.ts";
+ *
+ * await using client = await RpcClient.connect();
+ * const reply = await client.call("rpc_queue", "30");
+ * console.log(reply.text()); // 832040
+ * ```
+ */
+export class RpcReply extends RpcMessage {}
+
+/**
+ * A request as a handler sees it.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "../mod.ts";
+ *
+ * await serve({ queue: "echo" }, (request) => {
+ *   request.signal.throwIfAborted();
+ *   return request.text();
+ * });
+ * ```
+ */
+export class RpcRequest extends RpcMessage {
+  /**
+   * Aborts when the caller's deadline (the `x-deadline` header) passes, or
+   * when the server is closed. Never aborts for requests without a deadline
+   * while the server runs.
+   */
+  readonly signal: AbortSignal;
+  /** The caller's deadline in epoch milliseconds, if it sent one. */
+  readonly deadline: number | undefined;
+  /** Whether the broker delivered this request before (to a worker that died). */
+  readonly redelivered: boolean;
+
+  /** Wraps a delivered request. */
+  constructor(
+    body: Uint8Array,
+    properties: MessageProperties,
+    init: { signal: AbortSignal; deadline?: number; redelivered?: boolean },
+  ) {
+    super(body, properties);
+    this.signal = init.signal;
+    this.deadline = init.deadline;
+    this.redelivered = init.redelivered ?? false;
+  }
+}

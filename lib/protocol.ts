@@ -1,0 +1,167 @@
+/**
+ * The wire protocol shared by clients and workers, as `PROTOCOL.md`
+ * specifies it: header names, error codes and the error reply's body.
+ *
+ * @module
+ */
+
+import { HandlerError, ProtocolError, RemoteError } from "./errors.ts";
+
+/** The version of `PROTOCOL.md` this library implements. */
+export const PROTOCOL_VERSION = "1.0";
+
+/** The header that marks an error reply; its value is an {@linkcode ErrorCode}. */
+export const ERROR_HEADER = "x-rpc-error";
+
+/** The request header holding the caller's deadline, in epoch milliseconds. */
+export const DEADLINE_HEADER = "x-deadline";
+
+/** The queue name of RabbitMQ's direct reply-to pseudo-queue. */
+export const DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+
+/**
+ * The error codes a worker sends in the `x-rpc-error` header.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_CODES } from "./protocol.ts";
+ *
+ * console.log(ERROR_CODES.includes("OUT_OF_RANGE")); // true
+ * ```
+ */
+export const ERROR_CODES = [
+  "INVALID_ARGUMENT",
+  "OUT_OF_RANGE",
+  "TOO_LARGE",
+  "DEADLINE_EXCEEDED",
+  "METHOD_NOT_FOUND",
+  "INTERNAL",
+] as const;
+
+/** One of the {@linkcode ERROR_CODES}. */
+export type ErrorCode = typeof ERROR_CODES[number];
+
+/** The JSON body of an error reply. */
+export interface ErrorBody {
+  /** The error code, the same as the `x-rpc-error` header. */
+  code: string;
+  /** The name of the error on the worker, e.g. `RangeError`. */
+  name: string;
+  /** A message for humans. */
+  message: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The code, name and message of the error reply for an error a handler threw.
+ *
+ * @example
+ * ```ts
+ * import { errorBodyOf } from "./protocol.ts";
+ *
+ * console.log(errorBodyOf(new RangeError("too big")).code); // OUT_OF_RANGE
+ * ```
+ */
+export function errorBodyOf(error: unknown): ErrorBody {
+  if (error instanceof HandlerError) {
+    return { code: error.code, name: error.name, message: error.message };
+  }
+  if (error instanceof TypeError) {
+    return {
+      code: "INVALID_ARGUMENT",
+      name: error.name,
+      message: error.message,
+    };
+  }
+  if (error instanceof RangeError) {
+    return { code: "OUT_OF_RANGE", name: error.name, message: error.message };
+  }
+  if (error instanceof Error) {
+    return { code: "INTERNAL", name: error.name, message: error.message };
+  }
+  return { code: "INTERNAL", name: "Error", message: String(error) };
+}
+
+/**
+ * Encodes an error reply's body as UTF-8 JSON.
+ *
+ * @example
+ * ```ts
+ * import { encodeErrorBody } from "./protocol.ts";
+ *
+ * const bytes = encodeErrorBody({ code: "INTERNAL", name: "Error", message: "boom" });
+ * console.log(new TextDecoder().decode(bytes));
+ * ```
+ */
+export function encodeErrorBody(body: ErrorBody): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({ code: body.code, name: body.name, message: body.message }),
+  );
+}
+
+/**
+ * Turns an error reply into the {@linkcode RemoteError} a caller sees.
+ *
+ * `code` is the reply's `x-rpc-error` header, which is authoritative; the
+ * body supplies the name and message. A body that is not the JSON object of
+ * `PROTOCOL.md` gives a {@linkcode ProtocolError}.
+ *
+ * @example
+ * ```ts
+ * import { decodeErrorReply } from "./protocol.ts";
+ *
+ * const body = new TextEncoder().encode('{"code":"INTERNAL","name":"Error","message":"boom"}');
+ * console.log(decodeErrorReply("INTERNAL", body).message); // boom
+ * ```
+ */
+export function decodeErrorReply(
+  code: string,
+  body: Uint8Array,
+): RemoteError | ProtocolError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(body));
+  } catch (cause) {
+    return new ProtocolError(
+      `Error reply (${code}) has a body that is not JSON`,
+      { cause },
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null) {
+    return new ProtocolError(`Error reply (${code}) is not a JSON object`);
+  }
+  const { name, message } = parsed as Record<string, unknown>;
+  return new RemoteError({
+    code,
+    name: typeof name === "string" ? name : "Error",
+    message: typeof message === "string" ? message : `Remote error ${code}`,
+  });
+}
+
+/**
+ * Reads the `x-deadline` header: an integer number of epoch milliseconds,
+ * as any AMQP integer type or a decimal string. Anything else means no
+ * deadline.
+ *
+ * @example
+ * ```ts
+ * import { deadlineOf } from "./protocol.ts";
+ *
+ * console.log(deadlineOf({ "x-deadline": 1700000000000 })); // 1700000000000
+ * console.log(deadlineOf({})); // undefined
+ * ```
+ */
+export function deadlineOf(
+  headers: Record<string, unknown> | undefined,
+): number | undefined {
+  const value = headers?.[DEADLINE_HEADER];
+  let ms: number;
+  if (typeof value === "number") ms = value;
+  else if (typeof value === "bigint") ms = Number(value);
+  else if (typeof value === "string" && /^\d{1,16}$/.test(value)) {
+    ms = Number(value);
+  } else return undefined;
+  return Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined;
+}

@@ -1,0 +1,149 @@
+/**
+ * Broker URLs: defaults, validation and masking of passwords.
+ *
+ * @module
+ */
+
+/** The URL used when none is given. */
+export const DEFAULT_URL = "amqp://guest:guest@localhost:5672";
+
+/** The heartbeat, in seconds, set on URLs that do not choose one. */
+export const DEFAULT_HEARTBEAT_SECONDS = 10;
+
+/**
+ * The largest frame requested from the broker, so that a 64 KiB body
+ * travels in one frame rather than eight.
+ */
+export const DEFAULT_FRAME_MAX = 131_072;
+
+/**
+ * The URL with its password replaced by `***`, for log lines and errors.
+ * Text that is not a URL is masked by pattern.
+ *
+ * @example
+ * ```ts
+ * import { maskUrl } from "./url.ts";
+ *
+ * console.log(maskUrl("amqp://app:secret@broker:5672/prod"));
+ * // amqp://app:***@broker:5672/prod
+ * ```
+ */
+export function maskUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, "$1***@");
+}
+
+/**
+ * The list of URLs to connect to, from an option that may be a string
+ * (possibly comma-separated), a list, or absent.
+ *
+ * @example
+ * ```ts
+ * import { urlList } from "./url.ts";
+ *
+ * console.log(urlList("amqp://a:5672,amqp://b:5672")); // ["amqp://a:5672", "amqp://b:5672"]
+ * console.log(urlList(undefined)); // ["amqp://guest:guest@localhost:5672"]
+ * ```
+ *
+ * @throws {TypeError} if a URL is not an `amqp://` or `amqps://` URL.
+ */
+export function urlList(url: string | readonly string[] | undefined): string[] {
+  const raw = url === undefined
+    ? [DEFAULT_URL]
+    : typeof url === "string"
+    ? url.split(",")
+    : [...url];
+  const list = raw.map((u) => {
+    if (typeof u !== "string") {
+      throw new TypeError(`A broker URL must be a string, got ${typeof u}`);
+    }
+    return u.trim();
+  }).filter((u) => u !== "");
+  if (list.length === 0) throw new TypeError("No broker URL given");
+  for (const u of list) parseAmqpUrl(u);
+  return list;
+}
+
+/**
+ * Parses an `amqp://` or `amqps://` URL.
+ *
+ * @example
+ * ```ts
+ * import { parseAmqpUrl } from "./url.ts";
+ *
+ * console.log(parseAmqpUrl("amqp://localhost").hostname); // localhost
+ * ```
+ *
+ * @throws {TypeError} if it is not one.
+ */
+export function parseAmqpUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`Invalid broker URL "${maskUrl(url)}"`);
+  }
+  if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
+    throw new TypeError(
+      `Invalid broker URL "${
+        maskUrl(url)
+      }": it must start with amqp:// or amqps://`,
+    );
+  }
+  return parsed;
+}
+
+/** The user name and virtual host a URL logs in with. */
+export interface UrlIdentity {
+  /** The user name (default `guest`). */
+  user: string;
+  /** The virtual host (default `/`). */
+  vhost: string;
+  /** `host:port`. */
+  address: string;
+}
+
+/**
+ * The user, virtual host and address of a URL, for error messages.
+ *
+ * @example
+ * ```ts
+ * import { identityOf } from "./url.ts";
+ *
+ * console.log(identityOf("amqp://app:pw@broker/prod"));
+ * // { user: "app", vhost: "prod", address: "broker:5672" }
+ * ```
+ */
+export function identityOf(url: string): UrlIdentity {
+  const u = parseAmqpUrl(url);
+  const port = u.port || (u.protocol === "amqps:" ? "5671" : "5672");
+  return {
+    user: decodeURIComponent(u.username) || "guest",
+    vhost: decodeURIComponent(u.pathname.slice(1)) || "/",
+    address: `${u.hostname || "localhost"}:${port}`,
+  };
+}
+
+/**
+ * The URL with the library's defaults added where it chooses nothing:
+ * a heartbeat, a frame size, and the connection name shown by the broker.
+ *
+ * @example
+ * ```ts
+ * import { withDefaults } from "./url.ts";
+ *
+ * console.log(withDefaults("amqp://localhost", "my client"));
+ * // amqp://localhost?heartbeat=10&frameMax=131072&name=my+client
+ * ```
+ */
+export function withDefaults(url: string, connectionName: string): string {
+  const u = parseAmqpUrl(url);
+  const params = u.searchParams;
+  if (!params.has("heartbeat")) {
+    params.set("heartbeat", String(DEFAULT_HEARTBEAT_SECONDS));
+  }
+  if (!params.has("frameMax")) {
+    params.set("frameMax", String(DEFAULT_FRAME_MAX));
+  }
+  if (!params.has("name")) params.set("name", connectionName);
+  return u.toString();
+}

@@ -1,0 +1,108 @@
+/**
+ * The tutorial's RPC worker: answers fib(n) requests on `rpc_queue`.
+ *
+ *     deno task server [--url URL] [--queue NAME] [--prefetch N] [--max-n N] [--quiet]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { describeError, lineLogger } from "./lib/cli.ts";
+import { fib } from "./lib/fib.ts";
+import { DEFAULT_MAX_N, parseFibRequest } from "./lib/fib_service.ts";
+import { serve } from "./lib/server.ts";
+import { DEFAULT_URL } from "./lib/url.ts";
+
+const USAGE = `Usage: deno task server [options]
+
+Answers fib(n) requests from a RabbitMQ queue, as RabbitMQ's RPC tutorial does.
+
+Options:
+  --url URL        broker URL, or a comma-separated list to try in order
+                   (default: $AMQP_URL, else ${DEFAULT_URL})
+  --queue NAME     queue to consume (default: rpc_queue)
+  --prefetch N     requests handled at once (default: 1)
+  --max-n N        largest n accepted (default: ${DEFAULT_MAX_N})
+  --quiet          do not print a line per request
+  -h, --help       show this help
+
+Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes the requests it is
+handling, then exits.`;
+
+async function main(args: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args,
+      options: {
+        url: { type: "string" },
+        queue: { type: "string", default: "rpc_queue" },
+        prefetch: { type: "string", default: "1" },
+        "max-n": { type: "string", default: String(DEFAULT_MAX_N) },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    console.error(`Error: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const prefetch = wholeNumber("--prefetch", flags.prefetch);
+  const maxN = wholeNumber("--max-n", flags["max-n"]);
+  if (prefetch === undefined || maxN === undefined) return 2;
+
+  const quiet = flags.quiet;
+  const logger = lineLogger({ write: (line) => console.error(line) });
+  const server = await serve({
+    url: flags.url ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
+    queue: flags.queue,
+    prefetch,
+    logger,
+  }, (request) => {
+    const n = parseFibRequest(request.body, { maxN });
+    if (!quiet) console.log(` [.] fib(${n})`);
+    return fib(n).toString();
+  });
+  console.log(" [*] Awaiting RPC requests");
+
+  const stop = () => {
+    logger.info("Stopping: finishing the requests in hand");
+    server.close();
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, stop);
+  }
+  try {
+    await server.finished;
+    return 0;
+  } finally {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.removeSignalListener(signal, stop);
+    }
+  }
+}
+
+function wholeNumber(flag: string, value: string): number | undefined {
+  if (/^\d+$/.test(value) && Number.isSafeInteger(Number(value))) {
+    return Number(value);
+  }
+  console.error(
+    `Error: ${flag} must be a whole number, got "${value}". Run with --help for usage.`,
+  );
+  return undefined;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exitCode = await main(Deno.args);
+  } catch (error) {
+    console.error(describeError(error));
+    Deno.exitCode = 1;
+  }
+}
