@@ -29,7 +29,9 @@ export const DEFAULT_FRAME_MAX = 131_072;
  * ```
  */
 export function maskUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, "$1***@");
+  // user:password@ after a scheme's "//", or after a space, comma or quote
+  // in text that is not a well-formed URL.
+  return url.replace(/(^|[\s/,"'])([^\s:/@,"']*):[^@\s/]*@/g, "$1$2:***@");
 }
 
 /**

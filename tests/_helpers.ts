@@ -1,0 +1,134 @@
+/**
+ * What the tests share: the broker URL, unique queue names, and starting
+ * the CLI programs as subprocesses.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** The shared broker of the machine (or `AMQP_URL`). */
+export const AMQP_URL = Deno.env.get("AMQP_URL") ??
+  "amqp://guest:guest@127.0.0.1:5672";
+
+/** The project's root folder. */
+export const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+let counter = 0;
+
+/** A queue name no other test (or test run) uses. */
+export function uniqueQueue(label: string): string {
+  return `test.${label}.${Deno.pid}.${Date.now().toString(36)}.${counter++}`;
+}
+
+/** A Deno subprocess running one of the CLIs, with its output collected. */
+export interface CliProcess extends AsyncDisposable {
+  /** The child process. */
+  readonly child: Deno.ChildProcess;
+  /** Resolves with the first stdout line that contains `text`. */
+  waitForLine(text: string): Promise<string>;
+  /** Everything printed on stdout so far. */
+  stdout(): string;
+  /** Everything printed on stderr so far. */
+  stderr(): string;
+  /** Waits for the process to exit. */
+  status(): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Starts `deno run` on one of the entry scripts with the permissions its
+ * task uses.
+ */
+export function startCli(
+  script: "server.ts" | "client.ts",
+  args: string[],
+  env: Record<string, string> = {},
+): CliProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-net",
+      "--allow-env=AMQP_URL",
+      `${ROOT}${script}`,
+      ...args,
+    ],
+    env: { AMQP_URL, NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  let err = "";
+  const waiters: { text: string; resolve: (line: string) => void }[] = [];
+  const check = () => {
+    for (const waiter of [...waiters]) {
+      const line = out.split("\n").find((l) => l.includes(waiter.text));
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  };
+  const decoder = () => new TextDecoderStream();
+  const reading = Promise.all([
+    (async () => {
+      for await (const chunk of child.stdout.pipeThrough(decoder())) {
+        out += chunk;
+        check();
+      }
+    })(),
+    (async () => {
+      for await (const chunk of child.stderr.pipeThrough(decoder())) {
+        err += chunk;
+      }
+    })(),
+  ]);
+  const status = async () => {
+    const result = await child.status;
+    await reading;
+    return result;
+  };
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    status,
+    waitForLine(text) {
+      return new Promise((resolve, reject) => {
+        waiters.push({ text, resolve });
+        check();
+        child.status.then((s) => {
+          // Output may still be arriving; settle after it is read.
+          reading.then(() => {
+            check();
+            reject(
+              new Error(
+                `${script} exited (${s.code}) before printing "${text}"; stderr: ${err}`,
+              ),
+            );
+          });
+        });
+      });
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already exited.
+      }
+      await status();
+    },
+  };
+}
+
+/** Runs one of the CLIs to completion. */
+export async function runCli(
+  script: "server.ts" | "client.ts",
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const process = startCli(script, args, env);
+  const { code } = await process.status();
+  return { code, stdout: process.stdout(), stderr: process.stderr() };
+}

@@ -1,0 +1,329 @@
+import assert from "node:assert/strict";
+import { RpcClient } from "../lib/client.ts";
+import {
+  ClosedError,
+  ConnectionLostError,
+  NoRouteError,
+  ProtocolError,
+  RemoteError,
+  TimeoutError,
+} from "../lib/errors.ts";
+import { FakeTransport } from "./_fake_transport.ts";
+
+const opts = { sanitizeOps: true, sanitizeResources: true };
+
+function setup(): { transport: FakeTransport; client: RpcClient } {
+  const transport = new FakeTransport();
+  return { transport, client: new RpcClient(transport) };
+}
+
+Deno.test({
+  ...opts,
+  name: "RpcClient.call() resolves with the reply whose correlation id matches",
+  async fn() {
+    const { transport, client } = setup();
+    const first = client.call("q", "1");
+    const second = client.call("q", "2");
+    const [a, b] = transport.published;
+    transport.reply(b.properties.correlationId, "two");
+    transport.reply(a.properties.correlationId, "one");
+    assert.equal((await first).text(), "one");
+    assert.equal((await second).text(), "two");
+    assert.equal(client.pending, 0);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() publishes with reply_to, a unique correlation id, expiration and x-deadline",
+  async fn() {
+    const { transport, client } = setup();
+    const before = Date.now();
+    const call = client.call("q", "30", {
+      timeout: 5000,
+      properties: { headers: { tenant: "a" }, correlationId: "mine" },
+    });
+    const { queue, body, properties } = transport.last;
+    assert.equal(queue, "q");
+    assert.equal(body, "30");
+    assert.equal(properties.replyTo, "fake.reply-to");
+    assert.notEqual(properties.correlationId, "mine");
+    assert.equal(properties.expiration, "5000");
+    assert.equal(properties.contentType, "text/plain");
+    assert.equal(properties.headers?.tenant, "a");
+    const deadline = properties.headers?.["x-deadline"] as number;
+    assert.ok(deadline >= before + 5000 && deadline <= Date.now() + 5000);
+    client.call("q", "31").catch(() => {});
+    assert.notEqual(
+      transport.last.properties.correlationId,
+      properties.correlationId,
+    );
+    transport.reply(properties.correlationId, "x");
+    await call;
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() sends no expiration or deadline when the timeout is Infinity",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", new Uint8Array([1]), { timeout: Infinity });
+    assert.equal(transport.last.properties.expiration, undefined);
+    assert.equal(transport.last.properties.headers, undefined);
+    assert.equal(
+      transport.last.properties.contentType,
+      "application/octet-stream",
+    );
+    transport.reply(transport.last.properties.correlationId, "ok");
+    assert.equal((await call).text(), "ok");
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RpcClient.call() rejects with TimeoutError when no reply comes",
+  async fn() {
+    const { transport, client } = setup();
+    await assert.rejects(client.call("q", "1", { timeout: 20 }), (err) => {
+      assert.ok(err instanceof TimeoutError);
+      assert.equal(err.queue, "q");
+      assert.equal(err.timeout, 20);
+      return true;
+    });
+    assert.equal(client.pending, 0);
+    // The late reply is dropped, not an error.
+    transport.reply(transport.last.properties.correlationId, "late");
+    assert.equal(client.droppedReplies, 1);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RpcClient.call() drops replies with unknown or already-settled ids",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", "1");
+    const id = transport.last.properties.correlationId;
+    transport.reply("not-ours", "stray");
+    transport.reply(undefined, "no id");
+    transport.reply(id, "first");
+    transport.reply(id, "duplicate");
+    assert.equal((await call).text(), "first");
+    assert.equal(client.droppedReplies, 3);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RpcClient.call() rejects with the signal's reason when aborted",
+  async fn() {
+    const { client } = setup();
+    const controller = new AbortController();
+    const call = client.call("q", "1", { signal: controller.signal });
+    controller.abort(new Error("user gave up"));
+    await assert.rejects(call, /user gave up/);
+    assert.equal(client.pending, 0);
+    await assert.rejects(
+      client.call("q", "1", { signal: AbortSignal.abort() }),
+      (err) => err instanceof DOMException && err.name === "AbortError",
+    );
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() rejects with NoRouteError when the broker returns the request",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("nobody", "1");
+    transport.returnLast();
+    await assert.rejects(call, (err) => {
+      assert.ok(err instanceof NoRouteError);
+      assert.equal(
+        err.message,
+        'Cannot call "nobody": no queue is bound to that name',
+      );
+      return true;
+    });
+    assert.equal(client.pending, 0);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RpcClient.call() rejects with RemoteError for an error reply",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", "x");
+    transport.reply(
+      transport.last.properties.correlationId,
+      JSON.stringify({
+        code: "INVALID_ARGUMENT",
+        name: "TypeError",
+        message: "bad n",
+      }),
+      {
+        headers: { "x-rpc-error": "INVALID_ARGUMENT" },
+        contentType: "application/json",
+      },
+    );
+    await assert.rejects(call, (err) => {
+      assert.ok(err instanceof RemoteError);
+      assert.equal(err.code, "INVALID_ARGUMENT");
+      assert.equal(err.remoteName, "TypeError");
+      assert.equal(err.message, "bad n");
+      return true;
+    });
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() treats a reply without x-rpc-error as success whatever its content type",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", "x");
+    transport.reply(transport.last.properties.correlationId, '{"ok":true}', {
+      contentType: "application/json",
+    });
+    assert.deepEqual((await call).json(), { ok: true });
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() rejects with ProtocolError for an error reply that is not JSON",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", "x");
+    transport.reply(transport.last.properties.correlationId, "<html>", {
+      headers: { "x-rpc-error": "INTERNAL" },
+    });
+    await assert.rejects(call, ProtocolError);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() rejects with TimeoutError when the worker reports DEADLINE_EXCEEDED",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", "x", { timeout: 1000 });
+    transport.reply(
+      transport.last.properties.correlationId,
+      JSON.stringify({
+        code: "DEADLINE_EXCEEDED",
+        name: "TimeoutError",
+        message: "late",
+      }),
+      { headers: { "x-rpc-error": "DEADLINE_EXCEEDED" } },
+    );
+    await assert.rejects(call, (err) => {
+      assert.ok(err instanceof TimeoutError);
+      assert.ok(err.cause instanceof RemoteError);
+      return true;
+    });
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() rejects with ConnectionLostError when the publish fails",
+  async fn() {
+    const { transport, client } = setup();
+    transport.failNextPublish = new Error("channel closed");
+    await assert.rejects(client.call("q", "1"), ConnectionLostError);
+    assert.equal(client.pending, 0);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "calls in flight reject with ConnectionLostError when the connection is lost",
+  async fn() {
+    const { transport, client } = setup();
+    const calls = [client.call("q", "1"), client.call("q", "2")];
+    transport.lose();
+    for (const call of calls) await assert.rejects(call, ConnectionLostError);
+    assert.equal(client.pending, 0);
+    await assert.rejects(client.call("q", "3"), ConnectionLostError);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.close() rejects waiting calls with ClosedError and is idempotent",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", "1");
+    const first = client.close();
+    assert.equal(client.close(), first);
+    await first;
+    await assert.rejects(call, ClosedError);
+    await assert.rejects(client.call("q", "2"), ClosedError);
+    assert.equal(transport.closed, 1);
+    assert.equal(client.pending, 0);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RpcClient supports await using",
+  async fn() {
+    const transport = new FakeTransport();
+    {
+      await using client = new RpcClient(transport);
+      assert.equal(client.pending, 0);
+    }
+    assert.equal(transport.closed, 1);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RpcClient.call() throws TypeError or RangeError for bad arguments",
+  async fn() {
+    const { client } = setup();
+    // deno-lint-ignore no-explicit-any
+    const anyClient = client as any;
+    assert.throws(() => client.call("", "1"), TypeError);
+    assert.throws(() => anyClient.call(42, "1"), TypeError);
+    assert.throws(() => client.call("x".repeat(256), "1"), RangeError);
+    assert.throws(() => anyClient.call("q", 42), TypeError);
+    assert.throws(() => anyClient.call("q", null), TypeError);
+    assert.throws(() => client.call("q", "1", { timeout: 0 }), RangeError);
+    assert.throws(() => client.call("q", "1", { timeout: -5 }), RangeError);
+    assert.throws(() => client.call("q", "1", { timeout: NaN }), RangeError);
+    assert.throws(() => anyClient.call("q", "1", { timeout: "5" }), TypeError);
+    assert.throws(() => anyClient.call("q", "1", { signal: {} }), TypeError);
+    assert.throws(
+      () => new RpcClient(new FakeTransport(), { timeout: 0 }),
+      RangeError,
+    );
+    assert.equal(client.pending, 0);
+    await client.close();
+  },
+});
