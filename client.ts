@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- the entry scripts are where output is written.
 /**
  * The tutorial's RPC client: asks a worker for fib(N) and prints it.
  *
@@ -26,6 +27,13 @@ N defaults to 30. Exit status: 0 with an answer, 1 when the call failed,
 2 for a bad command line.`;
 
 async function main(args: string[]): Promise<number> {
+  const negative = args.find((arg) => /^-\d/.test(arg));
+  if (negative !== undefined) {
+    console.error(
+      `Error: N must be a whole number such as 30, got "${negative}". Run with --help for usage.`,
+    );
+    return 2;
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -40,7 +48,9 @@ async function main(args: string[]): Promise<number> {
       allowPositionals: true,
     });
   } catch (error) {
-    console.error(`Error: ${(error as Error).message}\n\n${USAGE}`);
+    console.error(
+      `Error: ${(error as Error).message}. Run with --help for usage.`,
+    );
     return 2;
   }
   const { values: flags, positionals } = parsed;

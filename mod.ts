@@ -19,6 +19,7 @@
  */
 
 export * from "./lib/client.ts";
+export type { ConnectionOptions } from "./lib/connection.ts";
 export * from "./lib/errors.ts";
 export * from "./lib/fib.ts";
 export * from "./lib/fib_service.ts";

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- the entry scripts are where output is written.
 /**
  * The tutorial's RPC worker: answers fib(n) requests on `rpc_queue`.
  *
@@ -46,7 +47,9 @@ async function main(args: string[]): Promise<number> {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    console.error(`Error: ${(error as Error).message}\n\n${USAGE}`);
+    console.error(
+      `Error: ${(error as Error).message}. Run with --help for usage.`,
+    );
     return 2;
   }
   if (flags.help) {

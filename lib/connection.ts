@@ -50,7 +50,9 @@ export async function openConnection(
       await connection.connect();
     } catch (cause) {
       lastError = connectionError(url, cause);
-      options.logger?.warn(lastError.message);
+      if (url !== urls.at(-1)) {
+        options.logger?.warn(`${lastError.message}; trying the next URL`);
+      }
       // A refused login leaves the socket to the broker to close; make sure
       // nothing of this attempt stays open.
       connection.socket?.destroy();
