@@ -107,3 +107,37 @@ export function connectionError(url: string, cause: unknown): ConnectionError {
     { cause: cause instanceof AMQPError ? new Error(maskUrl(reason)) : cause },
   );
 }
+
+/** How long a close waits for the broker's `close-ok`, in milliseconds. */
+export const CLOSE_TIMEOUT = 5_000;
+
+/**
+ * Closes a connection politely (`connection.close`, then `close-ok`), but
+ * waits at most {@linkcode CLOSE_TIMEOUT} for a broker that no longer
+ * answers; the socket is destroyed either way. Never rejects.
+ *
+ * @example
+ * ```ts ignore
+ * import { closeConnection, openConnection } from "./connection.ts";
+ *
+ * await closeConnection(await openConnection());
+ * ```
+ */
+export async function closeConnection(connection: AMQPClient): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    if (!connection.closed) {
+      await Promise.race([
+        connection.close(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_TIMEOUT);
+        }),
+      ]);
+    }
+  } catch {
+    // Already closed by the broker or the network: only the socket is left.
+  } finally {
+    clearTimeout(timer);
+    connection.socket?.destroy();
+  }
+}

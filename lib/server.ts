@@ -6,7 +6,7 @@
  * @module
  */
 
-import { openConnection } from "./connection.ts";
+import { closeConnection, openConnection } from "./connection.ts";
 import type { ConnectionOptions } from "./connection.ts";
 import type {
   AMQPChannel,
@@ -291,11 +291,8 @@ export class RpcServer implements AsyncDisposable {
         await Promise.allSettled([...this.#running]);
       }
       this.#stop.abort(new RpcError("RpcServer closed"));
-      if (!this.#connection.closed) {
-        await this.#connection.close().catch(() => {});
-      }
+      await closeConnection(this.#connection);
     } finally {
-      this.#connection.socket?.destroy();
       this.#logger.info(`Stopped consuming "${this.queue}"`);
       this.#settle();
     }

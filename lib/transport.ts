@@ -7,7 +7,7 @@
  * @module
  */
 
-import { openConnection } from "./connection.ts";
+import { closeConnection, openConnection } from "./connection.ts";
 import type { ConnectionOptions } from "./connection.ts";
 import type { AMQPChannel, AMQPClient, AMQPMessage } from "./deps.ts";
 import type { MessageProperties } from "./message.ts";
@@ -169,23 +169,8 @@ class AmqpTransport implements RpcTransport {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= closeConnection(this.#connection);
     return this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    if (this.#connection.closed) {
-      this.#connection.socket?.destroy();
-      return;
-    }
-    try {
-      await this.#connection.close();
-    } catch {
-      // Already closed by the broker or the network: nothing left to close
-      // but the socket.
-    } finally {
-      this.#connection.socket?.destroy();
-    }
   }
 
   #lose(error: Error): void {
