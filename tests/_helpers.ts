@@ -6,6 +6,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { closeConnection, openConnection } from "../lib/connection.ts";
 
 /** The shared broker of the machine (or `AMQP_URL`). */
 export const AMQP_URL = Deno.env.get("AMQP_URL") ??
@@ -131,4 +132,31 @@ export async function runCli(
   const process = startCli(script, args, env);
   const { code } = await process.status();
   return { code, stdout: process.stdout(), stderr: process.stderr() };
+}
+
+/** A unique queue name that is deleted from the broker on disposal. */
+export interface ScratchQueue extends AsyncDisposable {
+  /** The queue's name. */
+  readonly name: string;
+}
+
+/**
+ * A unique queue name for one test; disposing of it deletes the queue, so
+ * tests leave nothing behind on the shared broker. Declare it first in a
+ * test, so that it is disposed of last, after the workers that use it.
+ */
+export function scratchQueue(label: string): ScratchQueue {
+  const name = uniqueQueue(label);
+  return {
+    name,
+    async [Symbol.asyncDispose]() {
+      const connection = await openConnection({ url: AMQP_URL });
+      try {
+        const channel = await connection.channel();
+        await channel.queueDelete(name);
+      } finally {
+        await closeConnection(connection);
+      }
+    },
+  };
 }

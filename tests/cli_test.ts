@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, startCli, uniqueQueue } from "./_helpers.ts";
+import { runCli, scratchQueue, startCli } from "./_helpers.ts";
 import { rawPeer } from "./_amqp_peer.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -22,7 +22,8 @@ Deno.test({
   ...opts,
   name: "deno task client prints fib(30) from deno task server",
   async fn() {
-    const queue = uniqueQueue("cli");
+    await using scratch = scratchQueue("cli");
+    const queue = scratch.name;
     await using server = startCli("server.ts", ["--queue", queue]);
     await server.waitForLine(" [*] Awaiting RPC requests");
     const client = await runCli("client.ts", ["--queue", queue, "30"]);
@@ -52,7 +53,8 @@ Deno.test({
   ...opts,
   name: "deno task server --quiet prints no line per request",
   async fn() {
-    const queue = uniqueQueue("cli-quiet");
+    await using scratch = scratchQueue("cli-quiet");
+    const queue = scratch.name;
     await using server = startCli("server.ts", ["--queue", queue, "--quiet"]);
     await server.waitForLine("Awaiting RPC requests");
     const client = await runCli("client.ts", ["--queue", queue, "5"]);
@@ -68,7 +70,8 @@ Deno.test({
   name:
     "deno task client fails at once with a no-route message when no queue exists",
   async fn() {
-    const queue = uniqueQueue("cli-noroute");
+    await using scratch = scratchQueue("cli-noroute");
+    const queue = scratch.name;
     const client = await runCli("client.ts", [
       "--queue",
       queue,
@@ -89,7 +92,8 @@ Deno.test({
   name:
     "deno task client fails at its timeout on an idle queue and leaves it empty",
   async fn() {
-    const queue = uniqueQueue("cli-idle");
+    await using scratch = scratchQueue("cli-idle");
+    const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue);
     try {
@@ -195,7 +199,8 @@ Deno.test({
   ...opts,
   name: "deno task server explains a queue declared with other arguments",
   async fn() {
-    const queue = uniqueQueue("cli-precondition");
+    await using scratch = scratchQueue("cli-precondition");
+    const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { durable: true });
     try {

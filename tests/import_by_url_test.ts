@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { serve } from "../lib/server.ts";
-import { AMQP_URL, ROOT, uniqueQueue } from "./_helpers.ts";
+import { AMQP_URL, ROOT, scratchQueue } from "./_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -14,7 +14,8 @@ Deno.test({
   ...opts,
   name: "a project with no config imports mod.ts by URL and calls a worker",
   async fn() {
-    const queue = uniqueQueue("by-url");
+    await using scratch = scratchQueue("by-url");
+    const queue = scratch.name;
     await using _worker = await serve(
       { url: AMQP_URL, queue },
       (request) => `hello ${request.text()}`,

@@ -15,7 +15,7 @@ import {
 import { fib } from "../lib/fib.ts";
 import { fibHandler } from "../lib/fib_service.ts";
 import { QueueError, serve } from "../lib/server.ts";
-import { AMQP_URL, uniqueQueue } from "./_helpers.ts";
+import { AMQP_URL, scratchQueue } from "./_helpers.ts";
 import { rawPeer } from "./_amqp_peer.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -34,7 +34,8 @@ Deno.test({
   ...opts,
   name: "a call round-trips through a worker on the real broker",
   async fn() {
-    const queue = uniqueQueue("roundtrip");
+    await using scratch = scratchQueue("roundtrip");
+    const queue = scratch.name;
     await using _server = await serve({ url, queue }, fibHandler());
     await using client = await RpcClient.connect({ url });
     const reply = await client.call(queue, "30");
@@ -48,7 +49,8 @@ Deno.test({
   ...opts,
   name: "a client with an exclusive reply queue gets its replies",
   async fn() {
-    const queue = uniqueQueue("exclusive");
+    await using scratch = scratchQueue("exclusive");
+    const queue = scratch.name;
     await using _server = await serve({ url, queue }, fibHandler());
     await using client = await RpcClient.connect({
       url,
@@ -62,7 +64,8 @@ Deno.test({
   ...opts,
   name: "1,000 concurrent calls on one client each get their own answer",
   async fn() {
-    const queue = uniqueQueue("concurrent");
+    await using scratch = scratchQueue("concurrent");
+    const queue = scratch.name;
     await using _server = await serve(
       { url, queue, prefetch: 50 },
       fibHandler(),
@@ -81,7 +84,8 @@ Deno.test({
   ...opts,
   name: "two workers on one queue share the load",
   async fn() {
-    const queue = uniqueQueue("share");
+    await using scratch = scratchQueue("share");
+    const queue = scratch.name;
     const counts = [0, 0];
     const worker = (i: number) => (request: { text(): string }) => {
       counts[i]++;
@@ -103,7 +107,8 @@ Deno.test({
   ...opts,
   name: "duplicate and unknown replies are ignored by the client",
   async fn() {
-    const queue = uniqueQueue("duplicates");
+    await using scratch = scratchQueue("duplicates");
+    const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { exclusive: true });
     // A worker that sends a stray reply, the real one, then a duplicate, as
@@ -132,7 +137,8 @@ Deno.test({
   name:
     "a call to an idle queue rejects with TimeoutError and leaves no stale request",
   async fn() {
-    const queue = uniqueQueue("idle");
+    await using scratch = scratchQueue("idle");
+    const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { autoDelete: false });
     try {
@@ -155,7 +161,8 @@ Deno.test({
   ...opts,
   name: "RpcClient.call() rejects with the abort reason when its signal aborts",
   async fn() {
-    const queue = uniqueQueue("abort");
+    await using scratch = scratchQueue("abort");
+    const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { exclusive: true });
     await using client = await RpcClient.connect({ url });
@@ -172,7 +179,8 @@ Deno.test({
   name: "a call to a queue nobody declared rejects with NoRouteError",
   async fn() {
     await using client = await RpcClient.connect({ url });
-    const queue = uniqueQueue("noroute");
+    await using scratch = scratchQueue("noroute");
+    const queue = scratch.name;
     await assert.rejects(
       client.call(queue, "30", { timeout: 60_000 }),
       (err) => {
@@ -192,7 +200,8 @@ Deno.test({
   ...opts,
   name: "handler errors reach the caller as RemoteError with their code",
   async fn() {
-    const queue = uniqueQueue("remote-error");
+    await using scratch = scratchQueue("remote-error");
+    const queue = scratch.name;
     await using _server = await serve({ url, queue }, (request) => {
       switch (request.text()) {
         case "type":
@@ -232,7 +241,8 @@ Deno.test({
   ...opts,
   name: "the handler's signal aborts at the caller's deadline",
   async fn() {
-    const queue = uniqueQueue("deadline-signal");
+    await using scratch = scratchQueue("deadline-signal");
+    const queue = scratch.name;
     let sawAbort!: (reason: unknown) => void;
     const aborted = new Promise((resolve) => (sawAbort = resolve));
     await using _server = await serve({ url, queue }, (request) => {
@@ -260,7 +270,8 @@ Deno.test({
   name:
     "a request already past its deadline is answered without running the handler",
   async fn() {
-    const queue = uniqueQueue("deadline-past");
+    await using scratch = scratchQueue("deadline-past");
+    const queue = scratch.name;
     let calls = 0;
     await using _server = await serve({ url, queue }, () => {
       calls++;
@@ -286,7 +297,8 @@ Deno.test({
   name:
     "malformed requests get error replies or are dropped, and the worker stays up",
   async fn() {
-    const queue = uniqueQueue("malformed");
+    await using scratch = scratchQueue("malformed");
+    const queue = scratch.name;
     await using server = await serve(
       { url, queue, maxRequestBytes: 4096 },
       fibHandler(),
@@ -344,7 +356,8 @@ Deno.test({
   ...opts,
   name: "a tutorial-style amqplib client gets its answer from serve()",
   async fn() {
-    const queue = uniqueQueue("interop-in");
+    await using scratch = scratchQueue("interop-in");
+    const queue = scratch.name;
     await using _server = await serve({ url, queue }, fibHandler());
     await using peer = await rawPeer();
     // As the tutorial's JavaScript client: text body, reply_to and
@@ -360,7 +373,8 @@ Deno.test({
   ...opts,
   name: "RpcClient gets its answer from a tutorial-style amqplib worker",
   async fn() {
-    const queue = uniqueQueue("interop-out");
+    await using scratch = scratchQueue("interop-out");
+    const queue = scratch.name;
     await using peer = await rawPeer();
     // As the tutorial's JavaScript server: prefetch 1, manual ack, replies
     // with the request's correlation id, ignores every other property.
@@ -388,7 +402,8 @@ Deno.test({
   name:
     "serve() rejects with QueueError when the queue exists with other arguments",
   async fn() {
-    const queue = uniqueQueue("precondition");
+    await using scratch = scratchQueue("precondition");
+    const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { durable: true });
     try {
@@ -443,7 +458,8 @@ Deno.test({
   ...opts,
   name: "RpcServer.close() lets running handlers answer, and is idempotent",
   async fn() {
-    const queue = uniqueQueue("close");
+    await using scratch = scratchQueue("close");
+    const queue = scratch.name;
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     let started!: () => void;
@@ -470,7 +486,8 @@ Deno.test({
   ...opts,
   name: "serve() stops when its signal aborts",
   async fn() {
-    const queue = uniqueQueue("signal");
+    await using scratch = scratchQueue("signal");
+    const queue = scratch.name;
     const controller = new AbortController();
     const server = await serve(
       { url, queue, signal: controller.signal },
