@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { describeError, lineLogger } from "./lib/cli.ts";
 import { fib } from "./lib/fib.ts";
 import { DEFAULT_MAX_N, parseFibRequest } from "./lib/fib_service.ts";
-import { serve } from "./lib/server.ts";
+import { DEFAULT_GRACE_PERIOD, serve } from "./lib/server.ts";
 import { DEFAULT_URL } from "./lib/url.ts";
 
 const USAGE = `Usage: deno task server [options]
@@ -24,11 +24,15 @@ Options:
   --queue NAME     queue to consume (default: rpc_queue)
   --prefetch N     requests handled at once (default: 1)
   --max-n N        largest n accepted (default: ${DEFAULT_MAX_N})
+  --grace-period MS
+                   on stop, how long running requests may finish
+                   (default: ${DEFAULT_GRACE_PERIOD})
   --quiet          do not print a line per request
   -h, --help       show this help
 
-Stop it with Ctrl-C (SIGINT) or SIGTERM: it finishes the requests it is
-handling, then exits.`;
+Stop it with Ctrl-C (SIGINT) or SIGTERM: it stops taking requests, lets the
+running ones finish within the grace period, then exits 0. A second signal
+exits at once (unanswered requests go back to the queue).`;
 
 async function main(args: string[]): Promise<number> {
   let flags;
@@ -40,6 +44,10 @@ async function main(args: string[]): Promise<number> {
         queue: { type: "string", default: "rpc_queue" },
         prefetch: { type: "string", default: "1" },
         "max-n": { type: "string", default: String(DEFAULT_MAX_N) },
+        "grace-period": {
+          type: "string",
+          default: String(DEFAULT_GRACE_PERIOD),
+        },
         quiet: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -58,7 +66,10 @@ async function main(args: string[]): Promise<number> {
   }
   const prefetch = wholeNumber("--prefetch", flags.prefetch);
   const maxN = wholeNumber("--max-n", flags["max-n"]);
-  if (prefetch === undefined || maxN === undefined) return 2;
+  const gracePeriod = wholeNumber("--grace-period", flags["grace-period"]);
+  if (
+    prefetch === undefined || maxN === undefined || gracePeriod === undefined
+  ) return 2;
 
   const quiet = flags.quiet;
   const logger = lineLogger({ write: (line) => console.error(line) });
@@ -66,6 +77,7 @@ async function main(args: string[]): Promise<number> {
     url: flags.url ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
     queue: flags.queue,
     prefetch,
+    gracePeriod,
     logger,
   }, (request) => {
     const n = parseFibRequest(request.body, { maxN });
@@ -74,7 +86,13 @@ async function main(args: string[]): Promise<number> {
   });
   console.log(" [*] Awaiting RPC requests");
 
+  let stopping = false;
   const stop = () => {
+    if (stopping) {
+      logger.warn("Stopping now: unanswered requests go back to the queue");
+      Deno.exit(130);
+    }
+    stopping = true;
     logger.info("Stopping: finishing the requests in hand");
     server.close();
   };

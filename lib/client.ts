@@ -50,8 +50,11 @@ export interface CallOptions {
   /** Aborts the call: it rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * AMQP properties and headers of the request. `correlationId`, `replyTo`
-   * and `expiration` are the client's own and are overwritten.
+   * AMQP properties and headers of the request. `correlationId` and
+   * `replyTo` are always the client's own; `expiration` and the
+   * `x-deadline` header come from the timeout unless it is `Infinity`;
+   * `userId` is never sent (the broker closes the channel for a user id
+   * other than the connection's).
    */
   properties?: MessageProperties;
 }
@@ -191,6 +194,7 @@ export class RpcClient implements AsyncDisposable {
         ),
       );
     }
+    if (options.properties !== undefined) checkProperties(options.properties);
     if (signal?.aborted) return Promise.reject(signal.reason);
 
     const id = this.#prefix + (this.#sequence++).toString(36);
@@ -200,7 +204,7 @@ export class RpcClient implements AsyncDisposable {
       if (timeout !== Infinity) {
         call.timer = setTimeout(() => {
           if (pending.take(id)) reject(new TimeoutError(queue, timeout));
-        }, Math.min(timeout, MAX_TIMER));
+        }, timeout);
       }
       if (signal) {
         call.signal = signal;
@@ -213,6 +217,9 @@ export class RpcClient implements AsyncDisposable {
 
       const user = options.properties;
       const properties: MessageProperties = user ? { ...user } : {};
+      // The broker closes the channel (and so fails every call in flight)
+      // for a user_id other than the connection's own: never send one.
+      delete properties.userId;
       properties.correlationId = id;
       properties.replyTo = this.#transport.replyTo;
       properties.contentType ??= typeof body === "string"
@@ -226,14 +233,17 @@ export class RpcClient implements AsyncDisposable {
         };
       }
       this.#transport.publish(queue, body, properties).catch((cause) => {
-        if (pending.take(id)) {
-          reject(
-            new ConnectionLostError(
+        if (!pending.take(id)) return;
+        // An encoding failure is the caller's bad argument; anything else
+        // means the channel or connection could not take the request.
+        reject(
+          cause instanceof TypeError || cause instanceof RangeError
+            ? cause
+            : new ConnectionLostError(
               `Cannot call "${queue}": the request could not be sent`,
               { cause },
             ),
-          );
-        }
+        );
       });
     });
   }
@@ -312,13 +322,83 @@ function checkQueue(queue: string): void {
   }
 }
 
+const SHORT_STRINGS = [
+  "contentType",
+  "contentEncoding",
+  "messageId",
+  "type",
+  "appId",
+] as const;
+
+function checkProperties(properties: MessageProperties): void {
+  if (typeof properties !== "object" || properties === null) {
+    throw new TypeError("properties must be an object");
+  }
+  for (const key of SHORT_STRINGS) {
+    const value = properties[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      throw new TypeError(`properties.${key} must be a string`);
+    }
+    if (value.length > 85 && encoder.encode(value).length > 255) {
+      throw new RangeError(`properties.${key} must be at most 255 bytes long`);
+    }
+  }
+  const { priority, deliveryMode, headers, timestamp } = properties;
+  if (
+    priority !== undefined &&
+    !(Number.isInteger(priority) && priority >= 0 && priority <= 255)
+  ) {
+    throw new RangeError(
+      "properties.priority must be an integer from 0 to 255",
+    );
+  }
+  if (deliveryMode !== undefined && deliveryMode !== 1 && deliveryMode !== 2) {
+    throw new RangeError("properties.deliveryMode must be 1 or 2");
+  }
+  if (timestamp !== undefined && !(timestamp instanceof Date)) {
+    throw new TypeError("properties.timestamp must be a Date");
+  }
+  if (headers !== undefined) checkHeaderValue(headers, "properties.headers");
+}
+
+function checkHeaderValue(value: unknown, path: string): void {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+    case "bigint":
+    case "undefined":
+      return;
+    case "number":
+      if (Number.isFinite(value)) return;
+      throw new RangeError(`${path} must be a finite number`);
+    case "object":
+      if (
+        value === null || value instanceof Date || value instanceof Uint8Array
+      ) return;
+      if (Array.isArray(value)) {
+        value.forEach((item, i) => checkHeaderValue(item, `${path}[${i}]`));
+        return;
+      }
+      for (const [key, item] of Object.entries(value)) {
+        if (key.length > 85 && encoder.encode(key).length > 255) {
+          throw new RangeError(`${path} has a key longer than 255 bytes`);
+        }
+        checkHeaderValue(item, `${path}.${key}`);
+      }
+      return;
+    default:
+      throw new TypeError(`${path} cannot be sent in an AMQP header`);
+  }
+}
+
 function checkTimeout(timeout: number): void {
   if (typeof timeout !== "number") {
     throw new TypeError(`timeout must be a number, got ${typeof timeout}`);
   }
-  if (!(timeout > 0)) {
+  if (!(timeout > 0) || (timeout > MAX_TIMER && timeout !== Infinity)) {
     throw new RangeError(
-      `timeout must be a positive number of milliseconds, got ${timeout}`,
+      `timeout must be from 1 to ${MAX_TIMER} milliseconds, or Infinity, got ${timeout}`,
     );
   }
 }

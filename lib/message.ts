@@ -21,8 +21,8 @@ export type HeaderValue =
 /**
  * The AMQP 0-9-1 basic properties of a message, with its headers.
  *
- * `correlationId`, `replyTo` and `expiration` of a request are set by the
- * client; a call's `properties` option cannot override them.
+ * `correlationId` and `replyTo` of a request are always set by the client,
+ * and `expiration` too unless the call's timeout is `Infinity`.
  */
 export interface MessageProperties {
   /** MIME type of the body, e.g. `text/plain`. */
@@ -123,8 +123,8 @@ export class RpcReply extends RpcMessage {}
 export class RpcRequest extends RpcMessage {
   /**
    * Aborts when the caller's deadline (the `x-deadline` header) passes, or
-   * when the server is closed. Never aborts for requests without a deadline
-   * while the server runs.
+   * when the server is closing and its grace period has run out. A request
+   * without a deadline is never aborted while the server runs.
    */
   readonly signal: AbortSignal;
   /** The caller's deadline in epoch milliseconds, if it sent one. */

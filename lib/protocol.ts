@@ -65,6 +65,7 @@ const decoder = new TextDecoder();
  * ```
  */
 export function errorBodyOf(error: unknown): ErrorBody {
+  // Never throws: it runs on the path that must still reply and ack.
   if (error instanceof HandlerError) {
     return { code: error.code, name: error.name, message: error.message };
   }
@@ -81,7 +82,13 @@ export function errorBodyOf(error: unknown): ErrorBody {
   if (error instanceof Error) {
     return { code: "INTERNAL", name: error.name, message: error.message };
   }
-  return { code: "INTERNAL", name: "Error", message: String(error) };
+  let message: string;
+  try {
+    message = String(error);
+  } catch {
+    message = "The handler threw a value that cannot be shown";
+  }
+  return { code: "INTERNAL", name: "Error", message };
 }
 
 /**

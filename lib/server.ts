@@ -39,6 +39,15 @@ export type RpcHandler = (
   request: RpcRequest,
 ) => RpcHandlerResult | Promise<RpcHandlerResult>;
 
+/** How long a closing server lets running handlers finish, by default. */
+export const DEFAULT_GRACE_PERIOD = 10_000;
+
+/**
+ * How long handlers get to settle after their signals abort, before the
+ * connection closes anyway (their requests are then redelivered).
+ */
+const ABORT_GRACE = 1_000;
+
 /** The default largest request body a worker accepts: 1 MiB. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
 
@@ -62,6 +71,11 @@ export interface ServeOptions extends ConnectionOptions {
    * running the handler (default 1 MiB).
    */
   maxRequestBytes?: number;
+  /**
+   * How long {@linkcode RpcServer.close} lets running handlers finish before
+   * it aborts their signals, in milliseconds (default 10 000).
+   */
+  gracePeriod?: number;
   /** Closes the server when it aborts. */
   signal?: AbortSignal;
   /** Called once the server consumes. */
@@ -113,6 +127,12 @@ export async function serve(
       `maxRequestBytes must be a non-negative number, got ${maxRequestBytes}`,
     );
   }
+  const gracePeriod = options.gracePeriod ?? DEFAULT_GRACE_PERIOD;
+  if (!(gracePeriod >= 0)) {
+    throw new RangeError(
+      `gracePeriod must be a non-negative number, got ${gracePeriod}`,
+    );
+  }
   options.signal?.throwIfAborted();
 
   const connection = await openConnection({
@@ -124,6 +144,7 @@ export async function serve(
     queue,
     handler,
     maxRequestBytes,
+    gracePeriod,
     logger: options.logger ?? silentLogger,
   });
   try {
@@ -134,6 +155,11 @@ export async function serve(
   }
   if (options.signal) {
     const signal = options.signal;
+    if (signal.aborted) {
+      // Aborted while connecting: do not leave a server nobody can stop.
+      await server.close();
+      throw signal.reason;
+    }
     const onAbort = () => server.close();
     signal.addEventListener("abort", onAbort, { once: true });
     server.finished.finally(() => signal.removeEventListener("abort", onAbort))
@@ -152,7 +178,10 @@ export async function serve(
  * ```ts
  * import { QueueError } from "./server.ts";
  *
- * const err = new QueueError("rpc_queue", 406, "PRECONDITION_FAILED - inequivalent arg 'durable'");
+ * const err = new QueueError("rpc_queue", {
+ *   code: 406,
+ *   text: "PRECONDITION_FAILED - inequivalent arg 'durable'",
+ * });
  * console.log(err.replyCode); // 406
  * ```
  */
@@ -164,14 +193,13 @@ export class QueueError extends RpcError {
   /** Creates the error from the broker's reply. */
   constructor(
     queue: string,
-    replyCode: number,
-    replyText: string,
+    reply: { code: number; text: string },
     options?: ErrorOptions,
   ) {
-    super(`Cannot use queue "${queue}": ${replyText}`, options);
+    super(`Cannot use queue "${queue}": ${reply.text}`, options);
     this.name = "QueueError";
     this.queue = queue;
-    this.replyCode = replyCode;
+    this.replyCode = reply.code;
   }
 }
 
@@ -179,6 +207,7 @@ interface ServerInit {
   queue: string;
   handler: RpcHandler;
   maxRequestBytes: number;
+  gracePeriod: number;
   logger: Logger;
 }
 
@@ -186,6 +215,7 @@ const TEXT = "text/plain";
 const BYTES = "application/octet-stream";
 const JSON_TYPE = "application/json";
 const EMPTY = new Uint8Array(0);
+const MAX_TIMER = 2 ** 31 - 1;
 
 /**
  * A running worker, from {@linkcode serve}.
@@ -209,6 +239,7 @@ export class RpcServer implements AsyncDisposable {
   readonly #connection: AMQPClient;
   readonly #handler: RpcHandler;
   readonly #maxRequestBytes: number;
+  readonly #gracePeriod: number;
   readonly #logger: Logger;
   readonly #running = new Set<Promise<void>>();
   readonly #stop = new AbortController();
@@ -223,6 +254,7 @@ export class RpcServer implements AsyncDisposable {
     this.queue = init.queue;
     this.#handler = init.handler;
     this.#maxRequestBytes = init.maxRequestBytes;
+    this.#gracePeriod = init.gracePeriod;
     this.#logger = init.logger;
     this.finished = new Promise<void>((resolve, reject) => {
       this.#settle = (error) => (error ? reject(error) : resolve());
@@ -287,14 +319,42 @@ export class RpcServer implements AsyncDisposable {
       if (this.#consumer && !this.#connection.closed) {
         await this.#consumer.cancel().catch(() => {});
       }
-      while (this.#running.size > 0) {
-        await Promise.allSettled([...this.#running]);
+      // Let running handlers answer; past the grace period, abort their
+      // signals and give them a moment to settle. Whatever is still unacked
+      // when the connection closes goes back to the queue for another worker.
+      if (!(await this.#settled(this.#gracePeriod))) {
+        this.#logger.warn(
+          `Aborting ${this.#running.size} request(s) still running after the grace period`,
+        );
+        this.#stop.abort(new RpcError("RpcServer closed"));
+        await this.#settled(ABORT_GRACE);
       }
       this.#stop.abort(new RpcError("RpcServer closed"));
       await closeConnection(this.#connection);
     } finally {
       this.#logger.info(`Stopped consuming "${this.queue}"`);
       this.#settle();
+    }
+  }
+
+  /** Waits until no handler runs, for at most `ms`; true if none runs. */
+  async #settled(ms: number): Promise<boolean> {
+    if (this.#running.size === 0) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      while (this.#running.size > 0) {
+        const done = await Promise.race([
+          Promise.allSettled([...this.#running]).then(() => true),
+          expired,
+        ]);
+        if (!done) return false;
+      }
+      return true;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -317,9 +377,14 @@ export class RpcServer implements AsyncDisposable {
     const work = this.#handle(message).catch((error) => {
       this.#logger.error(
         `Failed to answer a request: ${
-          error instanceof Error ? error.message : String(error)
+          error instanceof Error ? error.message : "unknown error"
         }`,
       );
+      // Never leave a request unacked: it would hold a prefetch slot for
+      // good. Requeue it once for another try; drop it if it failed before.
+      if (!message.isAcked && !message.channel.closed) {
+        message.nack(!message.redelivered).catch(() => {});
+      }
     });
     this.#running.add(work);
     return work.finally(() => this.#running.delete(work));
@@ -364,13 +429,18 @@ export class RpcServer implements AsyncDisposable {
     const controller = new AbortController();
     const onStop = () => controller.abort(this.#stop.signal.reason);
     this.#stop.signal.addEventListener("abort", onStop, { once: true });
-    const timer = deadline === undefined ? undefined : setTimeout(
-      () =>
-        controller.abort(
-          new HandlerError("DEADLINE_EXCEEDED", "The caller's deadline passed"),
-        ),
-      Math.min(deadline - now, 2 ** 31 - 1),
-    );
+    const timer = deadline === undefined || deadline - now > MAX_TIMER
+      ? undefined
+      : setTimeout(
+        () =>
+          controller.abort(
+            new HandlerError(
+              "DEADLINE_EXCEEDED",
+              "The caller's deadline passed",
+            ),
+          ),
+        deadline - now,
+      );
     let body: Uint8Array | string;
     let contentType: string;
     let errorBody: ErrorBody | undefined;
@@ -407,6 +477,12 @@ export class RpcServer implements AsyncDisposable {
       if (timer !== undefined) clearTimeout(timer);
       this.#stop.signal.removeEventListener("abort", onStop);
     }
+    if (errorBody && this.#stop.signal.aborted) {
+      // Aborted because this worker is stopping, not because the request is
+      // bad: hand it back to the queue for another worker to answer.
+      await message.nack(true);
+      return;
+    }
     if (errorBody) await this.#replyError(message, replyTo, errorBody);
     else await this.#reply(message, replyTo, body, { contentType });
     await message.ack();
@@ -416,7 +492,7 @@ export class RpcServer implements AsyncDisposable {
     message: AMQPMessage,
     replyTo: string,
     error: ErrorBody,
-  ): Promise<void> {
+  ): Promise<unknown> {
     this.#logger.debug(`Error reply ${error.code}: ${error.message}`);
     return this.#reply(message, replyTo, encodeErrorBody(error), {
       contentType: JSON_TYPE,
@@ -429,11 +505,10 @@ export class RpcServer implements AsyncDisposable {
     replyTo: string,
     body: string | Uint8Array,
     properties: MessageProperties,
-  ): Promise<void> {
+  ): Promise<unknown> {
     const correlationId = message.properties.correlationId;
     if (correlationId !== undefined) properties.correlationId = correlationId;
-    return this.#channel!.basicPublish("", replyTo, body, properties)
-      .then(() => {});
+    return this.#channel!.basicPublish("", replyTo, body, properties);
   }
 }
 
@@ -443,8 +518,7 @@ function queueError(queue: string, cause: unknown): QueueError {
   const match = /closed: (.*) \((\d+)\)$/.exec(text);
   return new QueueError(
     queue,
-    match ? Number(match[2]) : 0,
-    match ? match[1] : text,
+    { code: match ? Number(match[2]) : 0, text: match ? match[1] : text },
     { cause },
   );
 }

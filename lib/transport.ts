@@ -61,7 +61,7 @@ export interface RpcTransport {
     queue: string,
     body: string | Uint8Array,
     properties: MessageProperties,
-  ): Promise<void>;
+  ): Promise<unknown>;
   /** Closes the transport; idempotent. */
   close(): Promise<void>;
 }
@@ -114,11 +114,14 @@ export async function connectTransport(
     const transport = new AmqpTransport(connection, channel, replyTo);
     // Direct reply-to requires consuming, no-ack, on the publishing channel
     // before the first publish.
-    await channel.basicConsume(
+    const consumer = await channel.basicConsume(
       replyTo,
       { noAck: true, exclusive: replyQueue === "exclusive" },
       (message) => transport.deliver(message),
     );
+    // The broker cancels the reply consumer if the reply queue is deleted:
+    // no reply can arrive after that, so the transport is lost.
+    consumer.wait().catch((error: Error) => transport.lose(error));
     return transport;
   } catch (error) {
     connection.socket?.destroy();
@@ -143,9 +146,9 @@ class AmqpTransport implements RpcTransport {
         `${message.replyCode ?? 0} ${message.replyText ?? ""}`.trim(),
       );
     };
-    channel.onerror = (reason) => this.#lose(new Error(reason));
+    channel.onerror = (reason) => this.lose(new Error(reason));
     connection.ondisconnect = (error) =>
-      this.#lose(error ?? new Error("Connection closed"));
+      this.lose(error ?? new Error("Connection closed"));
   }
 
   listen(listener: TransportListener): void {
@@ -163,9 +166,8 @@ class AmqpTransport implements RpcTransport {
     queue: string,
     body: string | Uint8Array,
     properties: MessageProperties,
-  ): Promise<void> {
-    return this.#channel.basicPublish("", queue, body, properties, true)
-      .then(() => {});
+  ): Promise<unknown> {
+    return this.#channel.basicPublish("", queue, body, properties, true);
   }
 
   close(): Promise<void> {
@@ -173,7 +175,7 @@ class AmqpTransport implements RpcTransport {
     return this.#closing;
   }
 
-  #lose(error: Error): void {
+  lose(error: Error): void {
     if (this.#closing) return;
     this.#closing = Promise.resolve();
     this.#connection.socket?.destroy();

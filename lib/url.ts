@@ -29,9 +29,23 @@ export const DEFAULT_FRAME_MAX = 131_072;
  * ```
  */
 export function maskUrl(url: string): string {
-  // user:password@ after a scheme's "//", or after a space, comma or quote
-  // in text that is not a well-formed URL.
-  return url.replace(/(^|[\s/,"'])([^\s:/@,"']*):[^@\s/]*@/g, "$1$2:***@");
+  // After each "scheme://user:", the password runs to the last "@" before
+  // the next URL or white space: passwords may hold "/", "@" or ",".
+  const scheme = /[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:/gi;
+  let out = "";
+  let from = 0;
+  for (let match; (match = scheme.exec(url)) !== null;) {
+    const start = match.index + match[0].length;
+    if (start < from) continue;
+    const next = url.slice(start).search(/\s|[a-z][a-z0-9+.-]*:\/\//i);
+    const end = next === -1 ? url.length : start + next;
+    const at = url.lastIndexOf("@", end - 1);
+    if (at < start) continue;
+    out += url.slice(from, start) + "***";
+    from = at;
+    scheme.lastIndex = at;
+  }
+  return out + url.slice(from);
 }
 
 /**
@@ -49,10 +63,9 @@ export function maskUrl(url: string): string {
  * @throws {TypeError} if a URL is not an `amqp://` or `amqps://` URL.
  */
 export function urlList(url: string | readonly string[] | undefined): string[] {
-  const raw = url === undefined
-    ? [DEFAULT_URL]
-    : typeof url === "string"
-    ? url.split(",")
+  const raw = url === undefined ? [DEFAULT_URL] : typeof url === "string"
+    // Split only where a new URL starts: a password may contain a comma.
+    ? url.split(/,\s*(?=amqps?:\/\/)/i)
     : [...url];
   const list = raw.map((u) => {
     if (typeof u !== "string") {
@@ -82,7 +95,10 @@ export function parseAmqpUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new TypeError(`Invalid broker URL "${maskUrl(url)}"`);
+    // Never echo text that did not parse: it may hold a password.
+    throw new TypeError(
+      "Invalid broker URL: expected amqp://user:password@host:port/vhost",
+    );
   }
   if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
     throw new TypeError(

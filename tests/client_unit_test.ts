@@ -327,3 +327,72 @@ Deno.test({
     await client.close();
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "RpcClient.call() rejects timeouts a timer cannot hold with RangeError",
+  async fn() {
+    const { transport, client } = setup();
+    for (const timeout of [2 ** 31, 1e13, 1e21]) {
+      assert.throws(() => client.call("q", "1", { timeout }), RangeError);
+    }
+    assert.equal(transport.published.length, 0);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() rejects properties AMQP cannot carry as bad arguments",
+  async fn() {
+    const { transport, client } = setup();
+    // deno-lint-ignore no-explicit-any
+    const bad: any[] = [
+      { type: "t".repeat(256) },
+      { contentType: 42 },
+      { priority: 256 },
+      { deliveryMode: 3 },
+      { timestamp: "today" },
+      { headers: { f: () => {} } },
+      { headers: { nested: { deep: [Symbol("x")] } } },
+      { headers: { n: Infinity } },
+    ];
+    for (const properties of bad) {
+      assert.throws(
+        () => client.call("q", "1", { properties }),
+        (err) => err instanceof TypeError || err instanceof RangeError,
+        JSON.stringify(properties),
+      );
+    }
+    assert.equal(transport.published.length, 0);
+    assert.equal(client.pending, 0);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RpcClient.call() never sends a user id",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", "1", { properties: { userId: "admin" } });
+    assert.equal(transport.last.properties.userId, undefined);
+    transport.reply(transport.last.properties.correlationId, "ok");
+    await call;
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() passes an encoding failure on as the bad argument it is",
+  async fn() {
+    const { transport, client } = setup();
+    transport.failNextPublish = new RangeError("frame too large");
+    await assert.rejects(client.call("q", "1"), RangeError);
+    assert.equal(client.pending, 0);
+    await client.close();
+  },
+});

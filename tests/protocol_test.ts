@@ -18,6 +18,8 @@ Deno.test({
     assert.equal(errorBodyOf(new RangeError("r")).code, "OUT_OF_RANGE");
     assert.equal(errorBodyOf(new Error("e")).code, "INTERNAL");
     assert.equal(errorBodyOf("a string").code, "INTERNAL");
+    // Never throws, even for a value that cannot be turned into a string.
+    assert.equal(errorBodyOf(Object.create(null)).code, "INTERNAL");
     assert.deepEqual(errorBodyOf(new HandlerError("TOO_LARGE", "big")), {
       code: "TOO_LARGE",
       name: "HandlerError",

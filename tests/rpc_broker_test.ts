@@ -7,6 +7,7 @@ import { Buffer } from "node:buffer";
 import { RpcClient } from "../lib/client.ts";
 import {
   ConnectionError,
+  ConnectionLostError,
   HandlerError,
   NoRouteError,
   RemoteError,
@@ -344,11 +345,12 @@ Deno.test({
         assert.equal(typeof body.name, "string");
       }
     });
-    // Still consuming, nothing left behind.
+    // Still consuming, and every request was acked: once the worker is
+    // closed, anything unacked would be back in the queue.
     await using client = await RpcClient.connect({ url });
     assert.equal((await client.call(queue, "30")).text(), "832040");
-    await eventually(async () => (await peer.messageCount(queue)) === 0);
-    assert.equal(server.inFlight, 0);
+    await server.close();
+    assert.equal(await peer.messageCount(queue), 0);
   },
 });
 
@@ -503,5 +505,92 @@ Deno.test({
     );
     await using peer = await rawPeer();
     await peer.channel.deleteQueue(queue);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcServer.close() aborts handlers after its grace period and requeues their requests",
+  async fn() {
+    await using scratch = scratchQueue("grace");
+    const queue = scratch.name;
+    let aborted = false;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const first = await serve({ url, queue, gracePeriod: 50 }, (request) => {
+      started();
+      // Waits for its signal only: no deadline, so only the close aborts it.
+      return new Promise((_, reject) =>
+        request.signal.addEventListener("abort", () => {
+          aborted = true;
+          reject(request.signal.reason);
+        })
+      );
+    });
+    await using client = await RpcClient.connect({ url });
+    const call = client.call(queue, "x", { timeout: Infinity });
+    await running;
+    await first.close();
+    assert.ok(aborted);
+    // The request went back to the queue; the next worker answers it.
+    await using _second = await serve({ url, queue }, () => "second");
+    assert.equal((await call).text(), "second");
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "calls in flight reject with ConnectionLostError when the reply queue is deleted",
+  async fn() {
+    await using scratch = scratchQueue("reply-lost");
+    const queue = scratch.name;
+    await using peer = await rawPeer();
+    await peer.channel.assertQueue(queue, { exclusive: true });
+    // A "worker" that tells us the caller's reply queue instead of answering.
+    let gotReplyTo!: (name: string) => void;
+    const replyTo = new Promise<string>((resolve) => (gotReplyTo = resolve));
+    await peer.channel.consume(queue, (msg: {
+      properties: { replyTo: string };
+    }) => gotReplyTo(msg.properties.replyTo), { noAck: true });
+    await using client = await RpcClient.connect({
+      url,
+      replyQueue: "exclusive",
+    });
+    const rejected = assert.rejects(
+      client.call(queue, "1", { timeout: 60_000 }),
+      ConnectionLostError,
+    );
+    // An operator deletes the reply queue (only an admin can: it is
+    // exclusive to the client's connection).
+    const deleted = await new Deno.Command("rabbitmqctl", {
+      args: ["delete_queue", await replyTo],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    assert.ok(deleted.success, "rabbitmqctl delete_queue failed");
+    await rejected;
+    assert.equal(client.pending, 0);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "serve() rejects and leaves nothing running when aborted while starting",
+  async fn() {
+    await using scratch = scratchQueue("abort-start");
+    const queue = scratch.name;
+    const controller = new AbortController();
+    const starting = serve(
+      { url, queue, signal: controller.signal },
+      fibHandler(),
+    );
+    controller.abort(new Error("not now"));
+    await assert.rejects(starting, /not now/);
+    await using peer = await rawPeer();
+    const ok = await peer.channel.checkQueue(queue).catch(() => undefined);
+    assert.equal(ok?.consumerCount ?? 0, 0);
   },
 });
