@@ -71,9 +71,12 @@ async function main(args: string[]): Promise<number> {
     );
     return 2;
   }
-  if (!/^\d+$/.test(flags.timeout) || Number(flags.timeout) === 0) {
+  const timeout = Number(flags.timeout);
+  if (!/^\d+$/.test(flags.timeout) || timeout < 1 || timeout > 2 ** 31 - 1) {
     console.error(
-      `Error: --timeout must be a positive whole number of milliseconds, got "${flags.timeout}". Run with --help for usage.`,
+      `Error: --timeout must be a whole number of milliseconds from 1 to ${
+        2 ** 31 - 1
+      }, got "${flags.timeout}". Run with --help for usage.`,
     );
     return 2;
   }
@@ -83,7 +86,7 @@ async function main(args: string[]): Promise<number> {
   });
   console.log(` [x] Requesting fib(${n})`);
   const reply = await client.call(flags.queue, n, {
-    timeout: Number(flags.timeout),
+    timeout,
   });
   console.log(` [.] Got ${reply.text()}`);
   return 0;

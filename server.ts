@@ -70,6 +70,12 @@ async function main(args: string[]): Promise<number> {
   if (
     prefetch === undefined || maxN === undefined || gracePeriod === undefined
   ) return 2;
+  if (prefetch < 1 || prefetch > 65535) {
+    console.error(
+      `Error: --prefetch must be from 1 to 65535, got ${prefetch}. Run with --help for usage.`,
+    );
+    return 2;
+  }
 
   const quiet = flags.quiet;
   const logger = lineLogger({ write: (line) => console.error(line) });

@@ -370,6 +370,13 @@ function checkHeaderValue(value: unknown, path: string): void {
     case "undefined":
       return;
     case "number":
+      // amqp-client writes integers below 2^32 as signed 32-bit: those from
+      // 2^31 would arrive negative.
+      if (Number.isInteger(value) && value >= 2 ** 31 && value < 2 ** 32) {
+        throw new RangeError(
+          `${path} is from 2^31 to 2^32: pass it as a bigint to send it intact`,
+        );
+      }
       if (Number.isFinite(value)) return;
       throw new RangeError(`${path} must be a finite number`);
     case "object":

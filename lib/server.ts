@@ -277,7 +277,8 @@ export class RpcServer implements AsyncDisposable {
   ): Promise<void> {
     const channel = await this.#connection.channel();
     this.#channel = channel;
-    channel.onerror = (reason) => this.#lose(new Error(reason));
+    // While starting, a channel error is reported as the QueueError below.
+    channel.onerror = () => {};
     try {
       await channel.queueDeclare(
         this.queue,
@@ -293,6 +294,7 @@ export class RpcServer implements AsyncDisposable {
     } catch (cause) {
       throw queueError(this.queue, cause);
     }
+    channel.onerror = (reason) => this.#lose(new Error(reason));
     this.#consumer.wait().catch((error: Error) => this.#lose(error));
     this.#logger.info(
       `Consuming "${this.queue}" with prefetch ${prefetch}`,
@@ -300,9 +302,9 @@ export class RpcServer implements AsyncDisposable {
   }
 
   /**
-   * Stops consuming, waits for the requests being handled to be answered
-   * and acked, and closes the connection. Calling it again returns the
-   * same promise.
+   * Stops consuming, lets the requests being handled finish within the
+   * grace period (then aborts their signals and requeues those that stop),
+   * and closes the connection. Calling it again returns the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -444,6 +446,7 @@ export class RpcServer implements AsyncDisposable {
     let body: Uint8Array | string;
     let contentType: string;
     let errorBody: ErrorBody | undefined;
+    let stopped = false;
     try {
       const request = new RpcRequest(
         message.body ?? EMPTY,
@@ -462,11 +465,15 @@ export class RpcServer implements AsyncDisposable {
         body = result;
         contentType = BYTES;
       } else {
-        throw new TypeError(
+        // A bug in the handler, not a bad argument from the caller.
+        throw new HandlerError(
+          "INTERNAL",
           `The handler returned ${typeof result}, not a string or Uint8Array`,
         );
       }
     } catch (error) {
+      stopped = controller.signal.aborted &&
+        controller.signal.reason === this.#stop.signal.reason;
       errorBody = errorBodyOf(error);
       if (errorBody.code === "INTERNAL") {
         this.#logger.error(`Handler failed: ${errorBody.message}`);
@@ -477,7 +484,7 @@ export class RpcServer implements AsyncDisposable {
       if (timer !== undefined) clearTimeout(timer);
       this.#stop.signal.removeEventListener("abort", onStop);
     }
-    if (errorBody && this.#stop.signal.aborted) {
+    if (stopped) {
       // Aborted because this worker is stopping, not because the request is
       // bad: hand it back to the queue for another worker to answer.
       await message.nack(true);

@@ -128,6 +128,7 @@ Deno.test({
         ["1", "2"],
         ["--timeout", "soon", "30"],
         ["--timeout", "0", "30"],
+        ["--timeout", "99999999999", "30"],
         ["--bogus", "30"],
       ]
     ) {
@@ -136,7 +137,14 @@ Deno.test({
       assert.match(client.stderr, /^Error: /, `${args}`);
       assert.doesNotMatch(client.stderr, /\n\s+at /);
     }
-    for (const args of [["--prefetch", "many"], ["extra"], ["--max-n", "-1"]]) {
+    for (
+      const args of [
+        ["--prefetch", "many"],
+        ["--prefetch", "0"],
+        ["extra"],
+        ["--max-n", "-1"],
+      ]
+    ) {
       const server = await runCli("server.ts", args);
       assert.equal(server.code, 2, `${args}: ${server.stderr}`);
       assert.match(server.stderr, /^Error: /);
@@ -206,9 +214,12 @@ Deno.test({
     try {
       const server = await runCli("server.ts", ["--queue", queue]);
       assert.equal(server.code, 1);
-      const last = server.stderr.trim().split("\n").at(-1)!;
-      assert.match(last, /PRECONDITION_FAILED/);
-      assert.match(last, /rabbitmqctl delete_queue/);
+      // Log lines may come first; the failure is one "Error:" line, and
+      // it is not mistaken for a lost connection.
+      const errors = server.stderr.split("\n").filter((l) => /error/i.test(l));
+      assert.equal(errors.length, 1, server.stderr);
+      assertOneLineError(errors[0], /PRECONDITION_FAILED/);
+      assert.match(errors[0], /rabbitmqctl delete_queue/);
       assert.doesNotMatch(server.stderr, /\n\s+at /);
     } finally {
       await peer.channel.deleteQueue(queue);

@@ -357,6 +357,7 @@ Deno.test({
       { headers: { f: () => {} } },
       { headers: { nested: { deep: [Symbol("x")] } } },
       { headers: { n: Infinity } },
+      { headers: { n: 2 ** 31 } },
     ];
     for (const properties of bad) {
       assert.throws(
