@@ -96,23 +96,19 @@ Deno.test({
     const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue);
-    try {
-      const client = await runCli("client.ts", [
-        "--queue",
-        queue,
-        "--timeout",
-        "500",
-        "30",
-      ]);
-      assert.equal(client.code, 1);
-      assertOneLineError(client.stderr, /timed out after 500 ms/);
-      // Expired with the caller's timeout: nothing waits in the queue.
-      for (let i = 0; (await peer.messageCount(queue)) > 0; i++) {
-        assert.ok(i < 400, "the request stayed in the queue");
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    } finally {
-      await peer.channel.deleteQueue(queue);
+    const client = await runCli("client.ts", [
+      "--queue",
+      queue,
+      "--timeout",
+      "500",
+      "30",
+    ]);
+    assert.equal(client.code, 1);
+    assertOneLineError(client.stderr, /timed out after 500 ms/);
+    // Expired with the caller's timeout: nothing waits in the queue.
+    for (let i = 0; (await peer.messageCount(queue)) > 0; i++) {
+      assert.ok(i < 400, "the request stayed in the queue");
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
   },
 });
@@ -211,18 +207,14 @@ Deno.test({
     const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { durable: true });
-    try {
-      const server = await runCli("server.ts", ["--queue", queue]);
-      assert.equal(server.code, 1);
-      // Log lines may come first; the failure is one "Error:" line, and
-      // it is not mistaken for a lost connection.
-      const errors = server.stderr.split("\n").filter((l) => /error/i.test(l));
-      assert.equal(errors.length, 1, server.stderr);
-      assertOneLineError(errors[0], /PRECONDITION_FAILED/);
-      assert.match(errors[0], /rabbitmqctl delete_queue/);
-      assert.doesNotMatch(server.stderr, /\n\s+at /);
-    } finally {
-      await peer.channel.deleteQueue(queue);
-    }
+    const server = await runCli("server.ts", ["--queue", queue]);
+    assert.equal(server.code, 1);
+    // Log lines may come first; the failure is one "Error:" line, and
+    // it is not mistaken for a lost connection.
+    const errors = server.stderr.split("\n").filter((l) => /error/i.test(l));
+    assert.equal(errors.length, 1, server.stderr);
+    assertOneLineError(errors[0], /PRECONDITION_FAILED/);
+    assert.match(errors[0], /rabbitmqctl delete_queue/);
+    assert.doesNotMatch(server.stderr, /\n\s+at /);
   },
 });

@@ -142,19 +142,15 @@ Deno.test({
     const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { autoDelete: false });
-    try {
-      await using client = await RpcClient.connect({ url });
-      await assert.rejects(
-        client.call(queue, "30", { timeout: 300 }),
-        TimeoutError,
-      );
-      assert.equal(client.pending, 0);
-      // The request carried its timeout as its expiration: the broker drops
-      // it, so no worker started later answers a call nobody awaits.
-      await eventually(async () => (await peer.messageCount(queue)) === 0);
-    } finally {
-      await peer.channel.deleteQueue(queue);
-    }
+    await using client = await RpcClient.connect({ url });
+    await assert.rejects(
+      client.call(queue, "30", { timeout: 300 }),
+      TimeoutError,
+    );
+    assert.equal(client.pending, 0);
+    // The request carried its timeout as its expiration: the broker drops
+    // it, so no worker started later answers a call nobody awaits.
+    await eventually(async () => (await peer.messageCount(queue)) === 0);
   },
 });
 
@@ -408,16 +404,12 @@ Deno.test({
     const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { durable: true });
-    try {
-      await assert.rejects(serve({ url, queue }, fibHandler()), (err) => {
-        assert.ok(err instanceof QueueError);
-        assert.equal(err.replyCode, 406);
-        assert.match(err.message, /PRECONDITION_FAILED/);
-        return true;
-      });
-    } finally {
-      await peer.channel.deleteQueue(queue);
-    }
+    await assert.rejects(serve({ url, queue }, fibHandler()), (err) => {
+      assert.ok(err instanceof QueueError);
+      assert.equal(err.replyCode, 406);
+      assert.match(err.message, /PRECONDITION_FAILED/);
+      return true;
+    });
   },
 });
 
@@ -503,8 +495,6 @@ Deno.test({
       client.call(queue, "1", { timeout: 200 }),
       TimeoutError,
     );
-    await using peer = await rawPeer();
-    await peer.channel.deleteQueue(queue);
   },
 });
 
