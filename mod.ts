@@ -18,14 +18,17 @@
  * @module
  */
 
+export * from "./lib/backoff.ts";
 export * from "./lib/client.ts";
-export type { ConnectionOptions } from "./lib/connection.ts";
+export type { ConnectionOptions, TlsOptions } from "./lib/connection.ts";
 export * from "./lib/errors.ts";
+export * from "./lib/events.ts";
 export * from "./lib/fib.ts";
 export * from "./lib/fib_service.ts";
 export * from "./lib/logger.ts";
 export * from "./lib/message.ts";
 export * from "./lib/protocol.ts";
 export * from "./lib/server.ts";
+export type { ConnectionState } from "./lib/supervisor.ts";
 export * from "./lib/transport.ts";
 export { DEFAULT_URL, maskUrl } from "./lib/url.ts";

@@ -1,6 +1,6 @@
 /**
  * {@linkcode RpcClient}: calls with many in flight on one connection, each
- * matched to its reply by correlation id.
+ * matched to its reply by correlation id, across reconnections.
  *
  * @module
  */
@@ -9,13 +9,22 @@ import {
   ClosedError,
   ConnectionLostError,
   NoRouteError,
+  ProtocolError,
   RemoteError,
   TimeoutError,
 } from "./errors.ts";
+import { ConnectionEvent, type ConnectionEventType } from "./events.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { type MessageProperties, RpcReply } from "./message.ts";
 import { type PendingCall, PendingCalls } from "./pending_calls.ts";
-import { DEADLINE_HEADER, decodeErrorReply, ERROR_HEADER } from "./protocol.ts";
+import {
+  DEADLINE_HEADER,
+  decodeErrorReply,
+  ERROR_HEADER,
+  IDEMPOTENT_HEADER,
+} from "./protocol.ts";
+import type { ConnectionState } from "./supervisor.ts";
+import { defaultConnectionName } from "./connection.ts";
 import {
   connectTransport,
   type RpcTransport,
@@ -25,11 +34,11 @@ import {
 /** The timeout of a call that sets none, in milliseconds. */
 export const DEFAULT_TIMEOUT = 30_000;
 
-/** Options of {@linkcode RpcClient.connect}. */
-export interface ClientOptions extends TransportOptions {
-  /** The default timeout of calls, in milliseconds (default 30 000). */
-  timeout?: number;
-}
+/** The default cap on calls in flight per client. */
+export const DEFAULT_MAX_IN_FLIGHT = 10_000;
+
+/** The default largest reply body a client accepts: 16 MiB. */
+export const DEFAULT_MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 /** Options of a client that is given its transport. */
 export interface ClientInit {
@@ -37,18 +46,43 @@ export interface ClientInit {
   logger?: Logger;
   /** The default timeout of calls, in milliseconds (default 30 000). */
   timeout?: number;
+  /**
+   * How many calls may be in flight at once (default 10 000); calls beyond
+   * it wait to be sent, within their own timeout.
+   */
+  maxInFlight?: number;
+  /**
+   * The largest reply body accepted, in bytes (default 16 MiB); a larger
+   * reply rejects its call with {@linkcode ProtocolError}.
+   */
+  maxReplyBytes?: number;
 }
+
+/** Options of {@linkcode RpcClient.connect}. */
+export interface ClientOptions extends TransportOptions, ClientInit {}
 
 /** Options of {@linkcode RpcClient.call}. */
 export interface CallOptions {
   /**
    * How long to wait for the reply, in milliseconds; `Infinity` waits
-   * forever. The request carries it as its `expiration`, so the broker drops
-   * a request nobody waits for any more, and as its `x-deadline` header.
+   * forever. The time spent waiting for a lost connection to come back
+   * counts. The request carries what is left of it as its `expiration`, so
+   * the broker drops a request nobody waits for any more, and the deadline
+   * as its `x-deadline` header.
    */
   timeout?: number;
   /** Aborts the call: it rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Whether the call may be sent again if the connection is lost before its
+   * reply comes (default `false`: it rejects with
+   * {@linkcode ConnectionLostError}). An idempotent call carries a
+   * `message_id` that stays the same when it is sent again, and workers of
+   * this library answer a repeat they have already answered from their
+   * cache, without running the handler again. The handler may still run
+   * more than once (on two workers), so only mark calls that tolerate it.
+   */
+  idempotent?: boolean;
   /**
    * AMQP properties and headers of the request. `correlationId` and
    * `replyTo` are always the client's own; `expiration` and the
@@ -70,6 +104,13 @@ const encoder = new TextEncoder();
  * flag, so a call to a queue nobody declared fails at once with
  * {@linkcode NoRouteError} instead of waiting for its timeout.
  *
+ * The client reconnects by itself after the connection is lost. Calls in
+ * flight at that moment reject with {@linkcode ConnectionLostError} (their
+ * replies can no longer arrive) unless they are `idempotent`; calls made
+ * while it reconnects, or while the broker blocks publishing, wait within
+ * their timeout. It dispatches a {@linkcode ConnectionEvent} of type
+ * `disconnect`, `reconnect`, `blocked`, `unblocked` and `failed`.
+ *
  * @example Calling the tutorial's fib worker
  * ```ts ignore
  * import { RpcClient } from "./client.ts";
@@ -79,15 +120,19 @@ const encoder = new TextEncoder();
  * console.log(reply.text()); // 832040
  * ```
  */
-export class RpcClient implements AsyncDisposable {
+export class RpcClient extends EventTarget implements AsyncDisposable {
   readonly #transport: RpcTransport;
   readonly #logger: Logger;
   readonly #timeout: number;
+  readonly #maxInFlight: number;
+  readonly #maxReplyBytes: number;
   readonly #pending = new PendingCalls();
   // Correlation ids are a per-client random prefix and a counter: unique,
   // cheap to make, and cheap to look up.
   readonly #prefix = crypto.randomUUID().slice(0, 8) + ".";
   #sequence = 0;
+  #state: ConnectionState = "open";
+  #lastLoss?: Error;
   #failure?: Error;
   #closing?: Promise<void>;
   #dropped = 0;
@@ -104,14 +149,16 @@ export class RpcClient implements AsyncDisposable {
    * ```
    *
    * @throws {TypeError} for a bad URL or option.
-   * @throws {ConnectionError} if no broker accepts the connection.
+   * @throws {RangeError} for an option out of range.
+   * @throws {ConnectionError} if no broker accepts the connection
+   * ({@linkcode AccessRefusedError} if it refuses the login or vhost).
    */
   static async connect(options: ClientOptions = {}): Promise<RpcClient> {
-    if (options.timeout !== undefined) checkTimeout(options.timeout);
+    checkInit(options);
     const transport = await connectTransport({
       ...options,
       connectionName: options.connectionName ??
-        `rabbit-rpc client (pid ${Deno.pid})`,
+        defaultConnectionName("client"),
     });
     return new RpcClient(transport, options);
   }
@@ -121,21 +168,42 @@ export class RpcClient implements AsyncDisposable {
    * {@linkcode RpcClient.connect} is the usual way to get a client.
    */
   constructor(transport: RpcTransport, init: ClientInit = {}) {
-    if (init.timeout !== undefined) checkTimeout(init.timeout);
+    super();
+    checkInit(init);
     this.#transport = transport;
     this.#logger = init.logger ?? silentLogger;
     this.#timeout = init.timeout ?? DEFAULT_TIMEOUT;
+    this.#maxInFlight = init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.#maxReplyBytes = init.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    if (transport.state === "blocked") this.#state = "blocked";
     transport.listen({
       reply: (body, properties) => this.#onReply(body, properties),
       returned: (properties, replyText) =>
         this.#onReturned(properties, replyText),
       lost: (error) => this.#onLost(error),
+      restored: () => this.#onRestored(),
+      failed: (error) => this.#onFailed(error),
+      blocked: (reason) => this.#onBlocked(reason),
+      unblocked: () => this.#onUnblocked(),
     });
   }
 
-  /** The number of calls waiting for their reply. */
+  /**
+   * Where the connection is: `open`, `blocked`, `reconnecting`, `closed` or
+   * `failed`.
+   */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The number of calls not yet settled (sent or waiting to be sent). */
   get pending(): number {
     return this.#pending.size;
+  }
+
+  /** The number of calls sent and waiting for their reply. */
+  get inFlight(): number {
+    return this.#pending.inFlight;
   }
 
   /** The number of replies dropped because no call waited for them. */
@@ -165,7 +233,9 @@ export class RpcClient implements AsyncDisposable {
    * @throws {NoRouteError} if no queue is bound to `queue`.
    * @throws {TimeoutError} if no reply came in time.
    * @throws {RemoteError} if the worker answered with an error.
-   * @throws {ConnectionLostError} if the connection was lost first.
+   * @throws {ProtocolError} if the reply breaks the protocol or is too large.
+   * @throws {ConnectionLostError} if the connection was lost before the
+   * reply came (and the call is not idempotent), or for good.
    * @throws {ClosedError} if the client was closed first.
    */
   call(
@@ -189,62 +259,57 @@ export class RpcClient implements AsyncDisposable {
     if (this.#failure) {
       return Promise.reject(
         new ConnectionLostError(
-          `Cannot call "${queue}": the connection was lost`,
+          `Cannot call "${queue}": the connection is lost for good`,
           { cause: this.#failure },
         ),
       );
     }
-    if (options.properties !== undefined) checkProperties(options.properties);
+    const user = options.properties;
+    if (user !== undefined) checkProperties(user);
     if (signal?.aborted) return Promise.reject(signal.reason);
 
     const id = this.#prefix + (this.#sequence++).toString(36);
     const pending = this.#pending;
     return new Promise<RpcReply>((resolve, reject) => {
-      const call: PendingCall = { queue, timeout, resolve, reject };
+      const call: PendingCall = {
+        queue,
+        body,
+        properties: user,
+        timeout,
+        deadline: timeout === Infinity ? Infinity : Date.now() + timeout,
+        messageId: options.idempotent
+          ? user?.messageId ?? crypto.randomUUID()
+          : undefined,
+        resolve,
+        reject,
+        attempts: 0,
+        sent: false,
+      };
       if (timeout !== Infinity) {
         call.timer = setTimeout(() => {
-          if (pending.take(id)) reject(new TimeoutError(queue, timeout));
+          if (!pending.take(id)) return;
+          // A call that never left names what held it back.
+          const cause = call.attempts > 0
+            ? undefined
+            : this.#state === "blocked"
+            ? new Error("The broker blocked publishing")
+            : this.#state === "reconnecting"
+            ? this.#lastLoss
+            : undefined;
+          reject(new TimeoutError(queue, timeout, { cause }));
+          this.#pump();
         }, timeout);
       }
       if (signal) {
         call.signal = signal;
         call.onAbort = () => {
           if (pending.take(id)) reject(signal.reason);
+          this.#pump();
         };
         signal.addEventListener("abort", call.onAbort, { once: true });
       }
       pending.add(id, call);
-
-      const user = options.properties;
-      const properties: MessageProperties = user ? { ...user } : {};
-      // The broker closes the channel (and so fails every call in flight)
-      // for a user_id other than the connection's own: never send one.
-      delete properties.userId;
-      properties.correlationId = id;
-      properties.replyTo = this.#transport.replyTo;
-      properties.contentType ??= typeof body === "string"
-        ? "text/plain"
-        : "application/octet-stream";
-      if (timeout !== Infinity) {
-        properties.expiration = String(Math.ceil(timeout));
-        properties.headers = {
-          ...user?.headers,
-          [DEADLINE_HEADER]: Date.now() + Math.ceil(timeout),
-        };
-      }
-      this.#transport.publish(queue, body, properties).catch((cause) => {
-        if (!pending.take(id)) return;
-        // An encoding failure is the caller's bad argument; anything else
-        // means the channel or connection could not take the request.
-        reject(
-          cause instanceof TypeError || cause instanceof RangeError
-            ? cause
-            : new ConnectionLostError(
-              `Cannot call "${queue}": the request could not be sent`,
-              { cause },
-            ),
-        );
-      });
+      this.#pump();
     });
   }
 
@@ -254,6 +319,7 @@ export class RpcClient implements AsyncDisposable {
    */
   close(): Promise<void> {
     if (!this.#closing) {
+      if (this.#state !== "failed") this.#state = "closed";
       this.#pending.rejectAll((call) =>
         new ClosedError(`Call to "${call.queue}" cancelled: RpcClient closed`)
       );
@@ -267,6 +333,72 @@ export class RpcClient implements AsyncDisposable {
     return this.close();
   }
 
+  /** Sends waiting calls while the connection takes them. */
+  #pump(): void {
+    const pending = this.#pending;
+    while (
+      pending.waiting > 0 && this.#state === "open" &&
+      pending.inFlight < this.#maxInFlight
+    ) {
+      const [id, call] = pending.firstWaiting()!;
+      this.#send(id, call);
+    }
+  }
+
+  #send(id: string, call: PendingCall): void {
+    const pending = this.#pending;
+    pending.markSent(id, call);
+    const attempt = call.attempts;
+    const user = call.properties;
+    const properties: MessageProperties = user ? { ...user } : {};
+    // The broker closes the channel (and so fails every call in flight)
+    // for a user_id other than the connection's own: never send one.
+    delete properties.userId;
+    properties.correlationId = id;
+    properties.replyTo = this.#transport.replyTo;
+    properties.contentType ??= typeof call.body === "string"
+      ? "text/plain"
+      : "application/octet-stream";
+    let headers = user?.headers;
+    if (call.deadline !== Infinity) {
+      // What is left of the timeout: a call that waited for a reconnection
+      // must not outlive its caller in the queue.
+      properties.expiration = String(
+        Math.max(1, Math.ceil(call.deadline - Date.now())),
+      );
+      headers = { ...headers, [DEADLINE_HEADER]: call.deadline };
+    }
+    if (call.messageId !== undefined) {
+      properties.messageId = call.messageId;
+      headers = { ...headers, [IDEMPOTENT_HEADER]: true };
+    }
+    if (headers !== undefined) properties.headers = headers;
+    this.#transport.publish(call.queue, call.body, properties).catch(
+      (cause) => {
+        // Settled meanwhile, or already handled by the loss of the
+        // connection and sent again.
+        if (pending.get(id) !== call || call.attempts !== attempt) return;
+        if (!call.sent) return;
+        if (cause instanceof TypeError || cause instanceof RangeError) {
+          // An encoding failure is the caller's bad argument.
+          pending.take(id);
+          call.reject(cause);
+        } else if (call.messageId !== undefined && !this.#failure) {
+          pending.unsend(id, call);
+        } else {
+          pending.take(id);
+          call.reject(
+            new ConnectionLostError(
+              `Cannot call "${call.queue}": the request could not be sent`,
+              { cause },
+            ),
+          );
+        }
+        this.#pump();
+      },
+    );
+  }
+
   #onReply(body: Uint8Array, properties: MessageProperties): void {
     const call = this.#pending.take(properties.correlationId);
     if (call === undefined) {
@@ -277,6 +409,15 @@ export class RpcClient implements AsyncDisposable {
       this.#dropped++;
       this.#logger.debug(
         `Dropped a reply with unknown correlation id ${properties.correlationId}`,
+      );
+      return;
+    }
+    this.#pump();
+    if (body.byteLength > this.#maxReplyBytes) {
+      call.reject(
+        new ProtocolError(
+          `The reply from "${call.queue}" has ${body.byteLength} bytes; this client accepts at most ${this.#maxReplyBytes} (maxReplyBytes)`,
+        ),
       );
       return;
     }
@@ -298,17 +439,97 @@ export class RpcClient implements AsyncDisposable {
     call?.reject(
       new NoRouteError(call.queue, { cause: new Error(replyText) }),
     );
+    this.#pump();
   }
 
   #onLost(error: Error): void {
     if (this.#closing) return;
-    this.#failure = error;
+    this.#state = "reconnecting";
+    this.#lastLoss = error;
     this.#logger.error(`Connection lost: ${error.message}`);
+    let resent = 0;
+    for (const [id, call] of this.#pending.sentCalls()) {
+      if (call.messageId !== undefined) {
+        this.#pending.unsend(id, call);
+        resent++;
+        continue;
+      }
+      this.#pending.take(id);
+      call.reject(
+        new ConnectionLostError(
+          `Call to "${call.queue}" lost: the connection closed before its reply came`,
+          { cause: error },
+        ),
+      );
+    }
+    if (resent > 0) {
+      this.#logger.info(
+        `${resent} idempotent call(s) will be sent again after reconnecting`,
+      );
+    }
+    this.#emit("disconnect", { error });
+  }
+
+  #onRestored(): void {
+    if (this.#closing) return;
+    this.#state = "open";
+    this.#logger.info("Reconnected");
+    this.#emit("reconnect");
+    this.#pump();
+  }
+
+  #onFailed(error: Error): void {
+    if (this.#closing) return;
+    this.#state = "failed";
+    this.#failure = error;
     this.#pending.rejectAll((call) =>
       new ConnectionLostError(
-        `Call to "${call.queue}" lost: the connection closed before its reply came`,
+        `Call to "${call.queue}" failed: the connection is lost for good`,
         { cause: error },
       )
+    );
+    this.#emit("failed", { error });
+  }
+
+  #onBlocked(reason: string): void {
+    if (this.#closing || this.#state !== "open") return;
+    this.#state = "blocked";
+    this.#logger.warn(
+      `The broker blocks publishing (${reason}): calls wait until it unblocks`,
+    );
+    this.#emit("blocked", { reason });
+  }
+
+  #onUnblocked(): void {
+    if (this.#closing || this.#state !== "blocked") return;
+    this.#state = "open";
+    this.#logger.info("The broker unblocked publishing");
+    this.#emit("unblocked");
+    this.#pump();
+  }
+
+  #emit(
+    type: ConnectionEventType,
+    init?: { error?: Error; reason?: string },
+  ): void {
+    this.dispatchEvent(new ConnectionEvent(type, init));
+  }
+}
+
+function checkInit(init: ClientInit): void {
+  if (init.timeout !== undefined) checkTimeout(init.timeout);
+  const { maxInFlight, maxReplyBytes } = init;
+  if (
+    maxInFlight !== undefined &&
+    !(Number.isInteger(maxInFlight) && maxInFlight >= 1)
+  ) {
+    throw new RangeError(
+      `maxInFlight must be a positive integer, got ${maxInFlight}`,
+    );
+  }
+  if (maxReplyBytes !== undefined && !(maxReplyBytes >= 0)) {
+    throw new RangeError(
+      `maxReplyBytes must be a non-negative number, got ${maxReplyBytes}`,
     );
   }
 }

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { AMQPClient, AMQPError } from "./deps.ts";
-import { ConnectionError } from "./errors.ts";
+import type { ReconnectOptions } from "./backoff.ts";
+import { AMQPClient, AMQPError, type AMQPTlsOptions } from "./deps.ts";
+import { AccessRefusedError, ConnectionError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { identityOf, maskUrl, urlList, withDefaults } from "./url.ts";
 
@@ -18,10 +19,79 @@ export interface ConnectionOptions {
    * order until one connects. Default `amqp://guest:guest@localhost:5672`.
    */
   url?: string | readonly string[];
-  /** The name the broker shows for this connection. */
+  /**
+   * The name the broker shows for this connection (default: the role, the
+   * host name when Deno may read it, and the process id).
+   */
   connectionName?: string;
   /** Where to report what happens. */
   logger?: Logger;
+  /** TLS settings for `amqps://` URLs. */
+  tls?: TlsOptions;
+  /**
+   * How to reconnect after the connection is lost, or `false` not to
+   * reconnect (calls and the worker then fail for good). The first
+   * connection is never retried: a broker that cannot be reached at start
+   * is reported at once.
+   */
+  reconnect?: ReconnectOptions | false;
+}
+
+/** TLS settings for `amqps://` URLs. */
+export interface TlsOptions {
+  /**
+   * A PEM file of the certificate authorities to trust instead of the
+   * system's (needs `--allow-read` of that file).
+   */
+  caFile?: string;
+  /** PEM text of the certificate authorities to trust. */
+  ca?: string;
+}
+
+/**
+ * The connection name the broker shows: role, host and process id, so that
+ * operators can tell clients from workers in the management UI. The host
+ * name is left out when Deno may not read it (`--allow-sys=hostname`).
+ *
+ * @example
+ * ```ts
+ * import { defaultConnectionName } from "./connection.ts";
+ *
+ * console.log(defaultConnectionName("client")); // rabbit-rpc client on myhost (pid 1234)
+ * ```
+ */
+export function defaultConnectionName(role: string): string {
+  let host = "";
+  try {
+    if (
+      Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state ===
+        "granted"
+    ) host = ` on ${Deno.hostname()}`;
+  } catch {
+    // No host name to be had: the pid still tells connections apart.
+  }
+  return `rabbit-rpc ${role}${host} (pid ${Deno.pid})`;
+}
+
+function tlsOptionsOf(tls: TlsOptions | undefined): AMQPTlsOptions | undefined {
+  if (tls === undefined) return undefined;
+  if (typeof tls !== "object" || tls === null) {
+    throw new TypeError("tls must be an object");
+  }
+  let ca = tls.ca;
+  if (tls.caFile !== undefined) {
+    try {
+      ca = Deno.readTextFileSync(tls.caFile);
+    } catch (cause) {
+      throw new ConnectionError(
+        `Cannot read the CA file "${tls.caFile}": ${
+          cause instanceof Error ? cause.message : String(cause)
+        }`,
+        { cause },
+      );
+    }
+  }
+  return ca === undefined ? {} : { ca };
 }
 
 /**
@@ -42,14 +112,21 @@ export async function openConnection(
   options: ConnectionOptions = {},
 ): Promise<AMQPClient> {
   const urls = urlList(options.url);
-  const name = options.connectionName ?? `rabbit-rpc (pid ${Deno.pid})`;
+  const name = options.connectionName ?? defaultConnectionName("connection");
+  const tls = tlsOptionsOf(options.tls);
   let lastError: ConnectionError | undefined;
   for (const url of urls) {
-    const connection = new AMQPClient(withDefaults(url, name));
+    const connection = new AMQPClient(withDefaults(url, name), tls);
     try {
       await connection.connect();
     } catch (cause) {
       lastError = connectionError(url, cause);
+      if (lastError instanceof AccessRefusedError) {
+        // Every broker of a cluster shares its users: another URL would
+        // refuse the same login.
+        connection.socket?.destroy();
+        throw lastError;
+      }
       if (url !== urls.at(-1)) {
         options.logger?.warn(`${lastError.message}; trying the next URL`);
       }
@@ -83,14 +160,26 @@ export function connectionError(url: string, cause: unknown): ConnectionError {
   const { user, vhost, address } = identityOf(url);
   const reason = cause instanceof Error ? cause.message : String(cause);
   const code = (cause as { code?: unknown } | null)?.code;
-  let what: string;
+  const where = `Cannot connect to ${address} as "${user}" (vhost "${vhost}")`;
+  const masked = cause instanceof AMQPError
+    ? new Error(maskUrl(reason))
+    : cause;
   if (/ACCESS_REFUSED|\(403\)/.test(reason) && /login/i.test(reason)) {
-    what =
-      `the broker refused the login of user "${user}" (check the user name and password)`;
-  } else if (/NOT_ALLOWED|\(530\)|ACCESS_REFUSED/.test(reason)) {
-    what =
-      `user "${user}" may not use virtual host "${vhost}" (check that the vhost exists and the user has permissions on it)`;
-  } else if (code === "ECONNREFUSED" || /ECONNREFUSED/.test(reason)) {
+    return new AccessRefusedError(
+      `${where}: the broker refused the login of user "${user}" (check the user name and password)`,
+      { user, vhost },
+      { cause: masked },
+    );
+  }
+  if (/NOT_ALLOWED|\(530\)|ACCESS_REFUSED/.test(reason)) {
+    return new AccessRefusedError(
+      `${where}: user "${user}" may not use virtual host "${vhost}" (check that the vhost exists and the user has permissions on it)`,
+      { user, vhost },
+      { cause: masked },
+    );
+  }
+  let what: string;
+  if (code === "ECONNREFUSED" || /ECONNREFUSED/.test(reason)) {
     what = "connection refused (is RabbitMQ running and listening there?)";
   } else if (
     code === "ENOTFOUND" || code === "EAI_AGAIN" ||
@@ -102,10 +191,7 @@ export function connectionError(url: string, cause: unknown): ConnectionError {
   } else {
     what = maskUrl(reason);
   }
-  return new ConnectionError(
-    `Cannot connect to ${address} as "${user}" (vhost "${vhost}"): ${what}`,
-    { cause: cause instanceof AMQPError ? new Error(maskUrl(reason)) : cause },
-  );
+  return new ConnectionError(`${where}: ${what}`, { cause: masked });
 }
 
 /** How long a close waits for the broker's `close-ok`, in milliseconds. */

@@ -99,6 +99,36 @@ export class ConnectionError extends RpcError {
 }
 
 /**
+ * The broker refused the login or the virtual host: retrying cannot help,
+ * so neither the client nor the worker retries it.
+ *
+ * @example
+ * ```ts
+ * import { AccessRefusedError, ConnectionError } from "./errors.ts";
+ *
+ * const err = new AccessRefusedError('Cannot connect as "app" (vhost "/"): login refused', { user: "app", vhost: "/" });
+ * console.log(err instanceof ConnectionError, err.user); // true app
+ * ```
+ */
+export class AccessRefusedError extends ConnectionError {
+  /** The user name of the refused login. */
+  readonly user: string;
+  /** The virtual host that was asked for. */
+  readonly vhost: string;
+  /** Creates the error; the message must never contain a password. */
+  constructor(
+    message: string,
+    identity: { user: string; vhost: string },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "AccessRefusedError";
+    this.user = identity.user;
+    this.vhost = identity.vhost;
+  }
+}
+
+/**
  * The connection or channel was lost while a call was in flight, so its
  * reply can no longer arrive.
  *

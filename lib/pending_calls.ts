@@ -1,22 +1,35 @@
 /**
- * The pending-call map of a client: one entry per call in flight, keyed by
- * correlation id.
+ * The pending-call map of a client: one entry per call, keyed by
+ * correlation id, from the moment it is made until it settles.
  *
  * @module
  */
 
+import type { MessageProperties } from "./message.ts";
 import type { RpcReply } from "./message.ts";
 
 /** One call waiting for its reply. */
 export interface PendingCall {
-  /** The queue it was sent to, for error messages. */
+  /** The queue it is sent to. */
   readonly queue: string;
+  /** The request's body. */
+  readonly body: string | Uint8Array;
+  /** The caller's properties, if any. */
+  readonly properties?: MessageProperties;
   /** Its timeout in milliseconds (`Infinity` for none). */
   readonly timeout: number;
+  /** When the caller stops waiting, in epoch milliseconds (or `Infinity`). */
+  readonly deadline: number;
+  /** The message id of an idempotent call, which may be sent again. */
+  readonly messageId?: string;
   /** Settles the call's promise with a reply. */
   readonly resolve: (reply: RpcReply) => void;
   /** Settles the call's promise with an error. */
   readonly reject: (error: unknown) => void;
+  /** How many times it was published. */
+  attempts: number;
+  /** Whether it is published and not yet answered (in flight). */
+  sent: boolean;
   /** The timeout timer, if the call has a timeout. */
   timer?: ReturnType<typeof setTimeout>;
   /** The caller's signal, if any, and the listener added to it. */
@@ -26,34 +39,87 @@ export interface PendingCall {
 }
 
 /**
- * Calls in flight by correlation id. An entry is added before its request
- * is published and taken out exactly once: by its reply, its return, its
- * timeout, its abort, a failed publish, or the client's close. Taking an
- * entry out also stops its timer and abort listener, so a settled call
- * leaves nothing behind.
+ * Calls by correlation id, each either waiting to be sent (the connection
+ * is down or blocked, or too many calls are in flight) or sent. An entry is
+ * added when the call is made and taken out exactly once: by its reply, its
+ * return, its timeout, its abort, a failed publish, the loss of the
+ * connection, or the client's close. Taking an entry out also stops its
+ * timer and abort listener, so a settled call leaves nothing behind.
  *
  * @example
  * ```ts
- * import { PendingCalls } from "./pending_calls.ts";
+ * import { type PendingCall, PendingCalls } from "./pending_calls.ts";
  *
  * const pending = new PendingCalls();
- * pending.add("id-1", { queue: "rpc_queue", timeout: 1000, resolve: () => {}, reject: () => {} });
- * console.log(pending.size); // 1
+ * const call: PendingCall = {
+ *   queue: "rpc_queue", body: "30", timeout: 1000, deadline: Date.now() + 1000,
+ *   resolve: () => {}, reject: () => {}, attempts: 0, sent: false,
+ * };
+ * pending.add("id-1", call);
+ * console.log(pending.size, pending.waiting); // 1 1
+ * pending.markSent("id-1", call);
+ * console.log(pending.inFlight); // 1
  * pending.take("id-1");
  * console.log(pending.size, pending.take("id-1")); // 0 undefined
  * ```
  */
 export class PendingCalls {
   readonly #calls = new Map<string, PendingCall>();
+  // The calls not yet sent, in the order they were made (or sent back).
+  readonly #waiting = new Map<string, PendingCall>();
+  #inFlight = 0;
 
-  /** The number of calls in flight. */
+  /** The number of calls not yet settled. */
   get size(): number {
     return this.#calls.size;
   }
 
-  /** Registers a call. */
+  /** The number of calls published and waiting for their reply. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** The number of calls waiting to be published. */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
+  /** Registers a call, waiting to be sent. */
   add(id: string, call: PendingCall): void {
     this.#calls.set(id, call);
+    this.#waiting.set(id, call);
+  }
+
+  /** The call with this id, if it is not settled. */
+  get(id: string | undefined): PendingCall | undefined {
+    return id === undefined ? undefined : this.#calls.get(id);
+  }
+
+  /** The longest-waiting call not yet sent. */
+  firstWaiting(): [string, PendingCall] | undefined {
+    for (const entry of this.#waiting) return entry;
+    return undefined;
+  }
+
+  /** Records that a waiting call is published. */
+  markSent(id: string, call: PendingCall): void {
+    this.#waiting.delete(id);
+    call.sent = true;
+    call.attempts++;
+    this.#inFlight++;
+  }
+
+  /** Puts a sent call back to wait, to be sent again. */
+  unsend(id: string, call: PendingCall): void {
+    if (!call.sent) return;
+    call.sent = false;
+    this.#inFlight--;
+    this.#waiting.set(id, call);
+  }
+
+  /** The ids and calls that are sent, as a snapshot. */
+  sentCalls(): [string, PendingCall][] {
+    return [...this.#calls].filter(([, call]) => call.sent);
   }
 
   /**
@@ -65,6 +131,8 @@ export class PendingCalls {
     const call = this.#calls.get(id);
     if (call === undefined) return undefined;
     this.#calls.delete(id);
+    if (call.sent) this.#inFlight--;
+    else this.#waiting.delete(id);
     if (call.timer !== undefined) clearTimeout(call.timer);
     if (call.onAbort) call.signal?.removeEventListener("abort", call.onAbort);
     return call;

@@ -16,6 +16,13 @@ export const ERROR_HEADER = "x-rpc-error";
 /** The request header holding the caller's deadline, in epoch milliseconds. */
 export const DEADLINE_HEADER = "x-deadline";
 
+/**
+ * The request header that marks a call as idempotent: the client may send it
+ * again (with the same `message_id`) after a reconnection, and the worker
+ * answers a repeat from its cache of recent replies by `message_id`.
+ */
+export const IDEMPOTENT_HEADER = "x-idempotent";
+
 /** The queue name of RabbitMQ's direct reply-to pseudo-queue. */
 export const DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
 

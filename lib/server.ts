@@ -6,7 +6,7 @@
  * @module
  */
 
-import { closeConnection, openConnection } from "./connection.ts";
+import { defaultConnectionName } from "./connection.ts";
 import type { ConnectionOptions } from "./connection.ts";
 import type {
   AMQPChannel,
@@ -16,6 +16,7 @@ import type {
   Field,
 } from "./deps.ts";
 import { ConnectionLostError, HandlerError, RpcError } from "./errors.ts";
+import { ConnectionEvent, type ConnectionEventType } from "./events.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { HeaderValue, MessageProperties } from "./message.ts";
 import { RpcRequest } from "./message.ts";
@@ -25,7 +26,14 @@ import {
   ERROR_HEADER,
   type ErrorBody,
   errorBodyOf,
+  IDEMPOTENT_HEADER,
 } from "./protocol.ts";
+import {
+  type CachedReply,
+  DEFAULT_REPLY_CACHE_SIZE,
+  ReplyCache,
+} from "./reply_cache.ts";
+import { type ConnectionState, ConnectionSupervisor } from "./supervisor.ts";
 
 /** What a handler may return: the reply's body, or a promise of it. */
 export type RpcHandlerResult = string | Uint8Array;
@@ -76,6 +84,12 @@ export interface ServeOptions extends ConnectionOptions {
    * it aborts their signals, in milliseconds (default 10 000).
    */
   gracePeriod?: number;
+  /**
+   * How many replies to idempotent calls the worker remembers, by message
+   * id, to answer a repeat without running the handler again (default
+   * 10 000; 0 turns the cache off).
+   */
+  replyCacheSize?: number;
   /** Closes the server when it aborts. */
   signal?: AbortSignal;
   /** Called once the server consumes. */
@@ -133,26 +147,28 @@ export async function serve(
       `gracePeriod must be a non-negative number, got ${gracePeriod}`,
     );
   }
+  const replyCacheSize = options.replyCacheSize ?? DEFAULT_REPLY_CACHE_SIZE;
+  if (!(Number.isInteger(replyCacheSize) && replyCacheSize >= 0)) {
+    throw new RangeError(
+      `replyCacheSize must be a non-negative integer, got ${replyCacheSize}`,
+    );
+  }
   options.signal?.throwIfAborted();
 
-  const connection = await openConnection({
+  const server = new RpcServer({
     ...options,
     connectionName: options.connectionName ??
-      `rabbit-rpc worker ${queue} (pid ${Deno.pid})`,
-  });
-  const server = new RpcServer(connection, {
+      defaultConnectionName(`worker ${queue}`),
     queue,
+    prefetch,
+    queueArguments: options.queueArguments ?? {},
     handler,
     maxRequestBytes,
     gracePeriod,
+    replyCacheSize,
     logger: options.logger ?? silentLogger,
   });
-  try {
-    await server.start(prefetch, options.queueArguments ?? {});
-  } catch (error) {
-    await server.close();
-    throw error;
-  }
+  await server.start();
   if (options.signal) {
     const signal = options.signal;
     if (signal.aborted) {
@@ -203,11 +219,14 @@ export class QueueError extends RpcError {
   }
 }
 
-interface ServerInit {
+interface ServerInit extends ConnectionOptions {
   queue: string;
+  prefetch: number;
+  queueArguments: Record<string, HeaderValue>;
   handler: RpcHandler;
   maxRequestBytes: number;
   gracePeriod: number;
+  replyCacheSize: number;
   logger: Logger;
 }
 
@@ -220,6 +239,14 @@ const MAX_TIMER = 2 ** 31 - 1;
 /**
  * A running worker, from {@linkcode serve}.
  *
+ * It reconnects by itself after the connection or channel is lost, or its
+ * consumer is cancelled by the broker (the queue was deleted): it declares
+ * the queue again and consumes again. Requests it was handling at the loss
+ * are redelivered by the broker; their handlers finish, and their replies to
+ * idempotent calls are remembered to answer the redelivered copies. It
+ * dispatches a {@linkcode ConnectionEvent} of type `disconnect`,
+ * `reconnect`, `blocked`, `unblocked` and `failed`.
+ *
  * @example Stopping a worker
  * ```ts ignore
  * import { serve } from "./server.ts";
@@ -228,19 +255,20 @@ const MAX_TIMER = 2 ** 31 - 1;
  * await server.close(); // waits for the requests it is handling
  * ```
  */
-export class RpcServer implements AsyncDisposable {
+export class RpcServer extends EventTarget implements AsyncDisposable {
   /** The queue it consumes. */
   readonly queue: string;
   /**
    * Settles when the server stops: resolves after {@linkcode close}, rejects
-   * with {@linkcode ConnectionLostError} if the connection is lost.
+   * with {@linkcode ConnectionLostError} if the connection is lost for good
+   * (reconnecting was refused, given up, or turned off).
    */
   readonly finished: Promise<void>;
-  readonly #connection: AMQPClient;
+  readonly #init: ServerInit;
+  readonly #supervisor: ConnectionSupervisor;
   readonly #handler: RpcHandler;
-  readonly #maxRequestBytes: number;
-  readonly #gracePeriod: number;
   readonly #logger: Logger;
+  readonly #cache: ReplyCache;
   readonly #running = new Set<Promise<void>>();
   readonly #stop = new AbortController();
   #channel?: AMQPChannel;
@@ -249,20 +277,31 @@ export class RpcServer implements AsyncDisposable {
   #settle!: (error?: Error) => void;
 
   /** @internal Use {@linkcode serve}. */
-  constructor(connection: AMQPClient, init: ServerInit) {
-    this.#connection = connection;
+  constructor(init: ServerInit) {
+    super();
+    this.#init = init;
     this.queue = init.queue;
     this.#handler = init.handler;
-    this.#maxRequestBytes = init.maxRequestBytes;
-    this.#gracePeriod = init.gracePeriod;
     this.#logger = init.logger;
+    this.#cache = new ReplyCache(init.replyCacheSize);
     this.finished = new Promise<void>((resolve, reject) => {
       this.#settle = (error) => (error ? reject(error) : resolve());
     });
     // Nobody may be listening yet; the rejection is still delivered to
     // whoever awaits `finished` later.
     this.finished.catch(() => {});
-    connection.ondisconnect = (error) => this.#lose(error);
+    this.#supervisor = new ConnectionSupervisor(init, {
+      setup: (connection) => this.#setup(connection),
+      lost: (error) => {
+        this.#channel = undefined;
+        this.#consumer = undefined;
+        this.#emit("disconnect", { error });
+      },
+      restored: () => this.#emit("reconnect"),
+      failed: (error) => this.#fail(error),
+      blocked: (reason) => this.#emit("blocked", { reason }),
+      unblocked: () => this.#emit("unblocked"),
+    });
   }
 
   /** The number of requests being handled now. */
@@ -270,23 +309,38 @@ export class RpcServer implements AsyncDisposable {
     return this.#running.size;
   }
 
-  /** @internal Declares the queue, sets the prefetch, and consumes. */
-  async start(
-    prefetch: number,
-    queueArguments: Record<string, HeaderValue>,
-  ): Promise<void> {
-    const channel = await this.#connection.channel();
-    this.#channel = channel;
-    // While starting, a channel error is reported as the QueueError below.
+  /**
+   * Where the connection is: `open`, `blocked`, `reconnecting`, `closed` or
+   * `failed`. An `open` server consumes its queue.
+   */
+  get state(): ConnectionState {
+    return this.#supervisor.state;
+  }
+
+  /**
+   * @internal Connects, declares the queue, sets the prefetch, and
+   * consumes; used by {@linkcode serve}.
+   */
+  async start(): Promise<void> {
+    await this.#supervisor.start();
+    this.#logger.info(
+      `Consuming "${this.queue}" with prefetch ${this.#init.prefetch}`,
+    );
+  }
+
+  async #setup(connection: AMQPClient): Promise<void> {
+    const channel = await connection.channel();
+    // While setting up, a channel error is reported as the QueueError below.
     channel.onerror = () => {};
+    let consumer: AMQPConsumer;
     try {
       await channel.queueDeclare(
         this.queue,
         { durable: false, exclusive: false, autoDelete: false },
-        queueArguments as Record<string, Field>,
+        this.#init.queueArguments as Record<string, Field>,
       );
-      await channel.basicQos(prefetch);
-      this.#consumer = await channel.basicConsume(
+      await channel.basicQos(this.#init.prefetch);
+      consumer = await channel.basicConsume(
         this.queue,
         { noAck: false },
         (message) => this.#track(message),
@@ -294,11 +348,15 @@ export class RpcServer implements AsyncDisposable {
     } catch (cause) {
       throw queueError(this.queue, cause);
     }
-    channel.onerror = (reason) => this.#lose(new Error(reason));
-    this.#consumer.wait().catch((error: Error) => this.#lose(error));
-    this.#logger.info(
-      `Consuming "${this.queue}" with prefetch ${prefetch}`,
-    );
+    const lose = (error: Error) => this.#supervisor.lose(connection, error);
+    channel.onerror = (reason) => lose(new Error(reason));
+    // The broker cancels the consumer when the queue is deleted: declare
+    // it again and consume again on a new connection.
+    consumer.wait().catch((error: Error) => {
+      if (!channel.closed && !this.#closing) lose(error);
+    });
+    this.#channel = channel;
+    this.#consumer = consumer;
   }
 
   /**
@@ -318,13 +376,14 @@ export class RpcServer implements AsyncDisposable {
 
   async #close(): Promise<void> {
     try {
-      if (this.#consumer && !this.#connection.closed) {
-        await this.#consumer.cancel().catch(() => {});
+      const consumer = this.#consumer;
+      if (consumer && !consumer.channel.closed) {
+        await consumer.cancel().catch(() => {});
       }
       // Let running handlers answer; past the grace period, abort their
       // signals and give them a moment to settle. Whatever is still unacked
       // when the connection closes goes back to the queue for another worker.
-      if (!(await this.#settled(this.#gracePeriod))) {
+      if (!(await this.#settled(this.#init.gracePeriod))) {
         this.#logger.warn(
           `Aborting ${this.#running.size} request(s) still running after the grace period`,
         );
@@ -332,7 +391,7 @@ export class RpcServer implements AsyncDisposable {
         await this.#settled(ABORT_GRACE);
       }
       this.#stop.abort(new RpcError("RpcServer closed"));
-      await closeConnection(this.#connection);
+      await this.#supervisor.close();
     } finally {
       this.#logger.info(`Stopped consuming "${this.queue}"`);
       this.#settle();
@@ -360,19 +419,23 @@ export class RpcServer implements AsyncDisposable {
     }
   }
 
-  #lose(error: Error | undefined): void {
+  #fail(error: Error): void {
     if (this.#closing) return;
     const lost = new ConnectionLostError(
-      `Worker for "${this.queue}" lost its connection: ${
-        error?.message ?? "closed"
-      }`,
+      `Worker for "${this.queue}" lost its connection for good: ${error.message}`,
       { cause: error },
     );
-    this.#logger.error(lost.message);
     this.#closing = Promise.resolve();
     this.#stop.abort(lost);
-    this.#connection.socket?.destroy();
+    this.#emit("failed", { error });
     this.#settle(lost);
+  }
+
+  #emit(
+    type: ConnectionEventType,
+    init?: { error?: Error; reason?: string },
+  ): void {
+    this.dispatchEvent(new ConnectionEvent(type, init));
   }
 
   #track(message: AMQPMessage): Promise<void> {
@@ -406,31 +469,73 @@ export class RpcServer implements AsyncDisposable {
     }
     const deadline = deadlineOf(properties.headers);
     const now = Date.now();
+    let reply: CachedReply | undefined;
     if (deadline !== undefined && deadline <= now) {
       // The caller has given up; answer without working, in case its clock
       // runs behind ours and it still waits.
-      await this.#replyError(message, replyTo, {
+      reply = errorReply({
         code: "DEADLINE_EXCEEDED",
         name: "TimeoutError",
         message: "The deadline passed before the request was handled",
       });
-      await message.ack();
-      return;
-    }
-    if (message.bodySize > this.#maxRequestBytes) {
-      await this.#replyError(message, replyTo, {
+    } else if (message.bodySize > this.#init.maxRequestBytes) {
+      reply = errorReply({
         code: "TOO_LARGE",
         name: "RangeError",
         message:
-          `The request has ${message.bodySize} bytes; the limit is ${this.#maxRequestBytes}`,
+          `The request has ${message.bodySize} bytes; the limit is ${this.#init.maxRequestBytes}`,
       });
-      await message.ack();
+    } else {
+      const messageId = properties.messageId;
+      const idempotent = messageId !== undefined &&
+        properties.headers?.[IDEMPOTENT_HEADER] === true;
+      let outcome = idempotent ? this.#cache.get(messageId) : undefined;
+      if (outcome) {
+        this.#logger.debug(`Answered message ${messageId} from the cache`);
+      } else {
+        outcome = this.#run(message, deadline, now);
+        if (idempotent) this.#cache.set(messageId, outcome);
+      }
+      reply = await outcome;
+      if (reply === undefined) {
+        // Stopped because this worker is closing, not because the request
+        // is bad: hand it back to the queue for another worker to answer.
+        if (!message.channel.closed) await message.nack(true);
+        return;
+      }
+    }
+    if (message.channel.closed) {
+      // The connection was lost meanwhile: the broker redelivers the request
+      // (answered from the cache if it is idempotent), and a reply now would
+      // be a duplicate.
       return;
     }
+    const channel = this.#channel;
+    if (channel === undefined) return;
+    const replyProperties: MessageProperties = {
+      contentType: reply.contentType,
+    };
+    if (reply.errorCode !== undefined) {
+      replyProperties.headers = { [ERROR_HEADER]: reply.errorCode };
+    }
+    const correlationId = properties.correlationId;
+    if (correlationId !== undefined) {
+      replyProperties.correlationId = correlationId;
+    }
+    await channel.basicPublish("", replyTo, reply.body, replyProperties);
+    await message.ack();
+  }
 
+  /** Runs the handler; `undefined` if it was stopped by a close. */
+  async #run(
+    message: AMQPMessage,
+    deadline: number | undefined,
+    now: number,
+  ): Promise<CachedReply | undefined> {
     const controller = new AbortController();
-    const onStop = () => controller.abort(this.#stop.signal.reason);
-    this.#stop.signal.addEventListener("abort", onStop, { once: true });
+    const stop = this.#stop.signal;
+    const onStop = () => controller.abort(stop.reason);
+    stop.addEventListener("abort", onStop, { once: true });
     const timer = deadline === undefined || deadline - now > MAX_TIMER
       ? undefined
       : setTimeout(
@@ -443,14 +548,10 @@ export class RpcServer implements AsyncDisposable {
           ),
         deadline - now,
       );
-    let body: Uint8Array | string;
-    let contentType: string;
-    let errorBody: ErrorBody | undefined;
-    let stopped = false;
     try {
       const request = new RpcRequest(
         message.body ?? EMPTY,
-        properties as MessageProperties,
+        message.properties as MessageProperties,
         {
           signal: controller.signal,
           deadline,
@@ -459,64 +560,40 @@ export class RpcServer implements AsyncDisposable {
       );
       const result = await this.#handler(request);
       if (typeof result === "string") {
-        body = result;
-        contentType = TEXT;
-      } else if (result instanceof Uint8Array) {
-        body = result;
-        contentType = BYTES;
-      } else {
-        // A bug in the handler, not a bad argument from the caller.
-        throw new HandlerError(
-          "INTERNAL",
-          `The handler returned ${typeof result}, not a string or Uint8Array`,
-        );
+        return { body: result, contentType: TEXT };
       }
+      if (result instanceof Uint8Array) {
+        return { body: result, contentType: BYTES };
+      }
+      // A bug in the handler, not a bad argument from the caller.
+      throw new HandlerError(
+        "INTERNAL",
+        `The handler returned ${typeof result}, not a string or Uint8Array`,
+      );
     } catch (error) {
-      stopped = controller.signal.aborted &&
-        controller.signal.reason === this.#stop.signal.reason;
-      errorBody = errorBodyOf(error);
-      if (errorBody.code === "INTERNAL") {
-        this.#logger.error(`Handler failed: ${errorBody.message}`);
+      if (
+        controller.signal.aborted && controller.signal.reason === stop.reason
+      ) {
+        return undefined;
       }
-      body = EMPTY;
-      contentType = TEXT;
+      const body = errorBodyOf(error);
+      if (body.code === "INTERNAL") {
+        this.#logger.error(`Handler failed: ${body.message}`);
+      }
+      return errorReply(body);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      this.#stop.signal.removeEventListener("abort", onStop);
+      stop.removeEventListener("abort", onStop);
     }
-    if (stopped) {
-      // Aborted because this worker is stopping, not because the request is
-      // bad: hand it back to the queue for another worker to answer.
-      await message.nack(true);
-      return;
-    }
-    if (errorBody) await this.#replyError(message, replyTo, errorBody);
-    else await this.#reply(message, replyTo, body, { contentType });
-    await message.ack();
   }
+}
 
-  #replyError(
-    message: AMQPMessage,
-    replyTo: string,
-    error: ErrorBody,
-  ): Promise<unknown> {
-    this.#logger.debug(`Error reply ${error.code}: ${error.message}`);
-    return this.#reply(message, replyTo, encodeErrorBody(error), {
-      contentType: JSON_TYPE,
-      headers: { [ERROR_HEADER]: error.code },
-    });
-  }
-
-  #reply(
-    message: AMQPMessage,
-    replyTo: string,
-    body: string | Uint8Array,
-    properties: MessageProperties,
-  ): Promise<unknown> {
-    const correlationId = message.properties.correlationId;
-    if (correlationId !== undefined) properties.correlationId = correlationId;
-    return this.#channel!.basicPublish("", replyTo, body, properties);
-  }
+function errorReply(error: ErrorBody): CachedReply {
+  return {
+    body: encodeErrorBody(error),
+    contentType: JSON_TYPE,
+    errorCode: error.code,
+  };
 }
 
 function queueError(queue: string, cause: unknown): QueueError {

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { closeConnection, openConnection } from "./connection.ts";
-import type { ConnectionOptions } from "./connection.ts";
 import type { AMQPChannel, AMQPClient, AMQPMessage } from "./deps.ts";
+import type { ConnectionOptions } from "./connection.ts";
 import type { MessageProperties } from "./message.ts";
 import { DIRECT_REPLY_TO } from "./protocol.ts";
+import { type ConnectionState, ConnectionSupervisor } from "./supervisor.ts";
 
 /** What a transport reports to its client. */
 export interface TransportListener {
@@ -19,8 +19,20 @@ export interface TransportListener {
   reply(body: Uint8Array, properties: MessageProperties): void;
   /** The broker returned a request it could not route (`basic.return`). */
   returned(properties: MessageProperties, replyText: string): void;
-  /** The connection or channel is gone; no further reply can arrive. */
+  /**
+   * The connection or channel is gone: no reply to a request published
+   * before can arrive any more. The transport reconnects by itself unless
+   * it reports `failed` next.
+   */
   lost(error: Error): void;
+  /** Reconnected: requests may be published again (to a new `replyTo`). */
+  restored?(): void;
+  /** The transport gave up reconnecting; it will publish nothing again. */
+  failed?(error: Error): void;
+  /** The broker blocks publishing (memory or disk alarm). */
+  blocked?(reason: string): void;
+  /** The broker accepts publishes again. */
+  unblocked?(): void;
 }
 
 /**
@@ -49,8 +61,16 @@ export interface TransportListener {
  * ```
  */
 export interface RpcTransport {
-  /** The `reply_to` address to put on requests. */
+  /**
+   * The `reply_to` address to put on requests; it may change when the
+   * transport reconnects.
+   */
   readonly replyTo: string;
+  /**
+   * Whether requests can be published now; a transport without the
+   * property is always `open` until it reports a loss.
+   */
+  readonly state?: ConnectionState;
   /** Sets the listener; called once, before the first publish. */
   listen(listener: TransportListener): void;
   /**
@@ -79,7 +99,8 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * Connects a transport over one AMQP connection and channel, with its
- * reply path consuming before it returns.
+ * reply path consuming before it returns. After a loss it reconnects, with
+ * the reply path made anew.
  *
  * @example
  * ```ts ignore
@@ -89,6 +110,9 @@ const EMPTY = new Uint8Array(0);
  * console.log(transport.replyTo); // amq.gen-…
  * await transport.close();
  * ```
+ *
+ * @throws {TypeError} for a bad option.
+ * @throws {ConnectionError} if no broker accepts the first connection.
  */
 export async function connectTransport(
   options: TransportOptions = {},
@@ -99,11 +123,45 @@ export async function connectTransport(
       `replyQueue must be "direct" or "exclusive", got ${String(replyQueue)}`,
     );
   }
-  const connection = await openConnection(options);
-  try {
+  const transport = new AmqpTransport(options, replyQueue);
+  await transport.start();
+  return transport;
+}
+
+class AmqpTransport implements RpcTransport {
+  replyTo: string = DIRECT_REPLY_TO;
+  readonly #supervisor: ConnectionSupervisor;
+  readonly #replyQueue: "direct" | "exclusive";
+  #channel?: AMQPChannel;
+  #listener?: TransportListener;
+
+  constructor(options: ConnectionOptions, replyQueue: "direct" | "exclusive") {
+    this.#replyQueue = replyQueue;
+    this.#supervisor = new ConnectionSupervisor(options, {
+      setup: (connection) => this.#setup(connection),
+      lost: (error) => {
+        this.#channel = undefined;
+        this.#listener?.lost(error);
+      },
+      restored: () => this.#listener?.restored?.(),
+      failed: (error) => this.#listener?.failed?.(error),
+      blocked: (reason) => this.#listener?.blocked?.(reason),
+      unblocked: () => this.#listener?.unblocked?.(),
+    });
+  }
+
+  get state(): ConnectionState {
+    return this.#supervisor.state;
+  }
+
+  start(): Promise<void> {
+    return this.#supervisor.start();
+  }
+
+  async #setup(connection: AMQPClient): Promise<void> {
     const channel = await connection.channel();
     let replyTo = DIRECT_REPLY_TO;
-    if (replyQueue === "exclusive") {
+    if (this.#replyQueue === "exclusive") {
       const ok = await channel.queueDeclare("", {
         exclusive: true,
         autoDelete: true,
@@ -111,51 +169,35 @@ export async function connectTransport(
       });
       replyTo = ok.name;
     }
-    const transport = new AmqpTransport(connection, channel, replyTo);
-    // Direct reply-to requires consuming, no-ack, on the publishing channel
-    // before the first publish.
-    const consumer = await channel.basicConsume(
-      replyTo,
-      { noAck: true, exclusive: replyQueue === "exclusive" },
-      (message) => transport.deliver(message),
-    );
-    // The broker cancels the reply consumer if the reply queue is deleted:
-    // no reply can arrive after that, so the transport is lost.
-    consumer.wait().catch((error: Error) => transport.lose(error));
-    return transport;
-  } catch (error) {
-    connection.socket?.destroy();
-    throw error;
-  }
-}
-
-class AmqpTransport implements RpcTransport {
-  readonly replyTo: string;
-  readonly #connection: AMQPClient;
-  readonly #channel: AMQPChannel;
-  #listener?: TransportListener;
-  #closing?: Promise<void>;
-
-  constructor(connection: AMQPClient, channel: AMQPChannel, replyTo: string) {
-    this.#connection = connection;
-    this.#channel = channel;
-    this.replyTo = replyTo;
     channel.onReturn = (message) => {
       this.#listener?.returned(
         message.properties as MessageProperties,
         `${message.replyCode ?? 0} ${message.replyText ?? ""}`.trim(),
       );
     };
-    channel.onerror = (reason) => this.lose(new Error(reason));
-    connection.ondisconnect = (error) =>
-      this.lose(error ?? new Error("Connection closed"));
+    // Direct reply-to requires consuming, no-ack, on the publishing channel
+    // before the first publish.
+    const consumer = await channel.basicConsume(
+      replyTo,
+      { noAck: true, exclusive: this.#replyQueue === "exclusive" },
+      (message) => this.#deliver(message),
+    );
+    const lose = (error: Error) => this.#supervisor.lose(connection, error);
+    channel.onerror = (reason) => lose(new Error(reason));
+    // The broker cancels the reply consumer if the reply queue is deleted:
+    // no reply can arrive after that, so the connection is made anew.
+    consumer.wait().catch((error: Error) => {
+      if (!channel.closed) lose(error);
+    });
+    this.#channel = channel;
+    this.replyTo = replyTo;
   }
 
   listen(listener: TransportListener): void {
     this.#listener = listener;
   }
 
-  deliver(message: AMQPMessage): void {
+  #deliver(message: AMQPMessage): void {
     this.#listener?.reply(
       message.body ?? EMPTY,
       message.properties as MessageProperties,
@@ -167,18 +209,14 @@ class AmqpTransport implements RpcTransport {
     body: string | Uint8Array,
     properties: MessageProperties,
   ): Promise<unknown> {
-    return this.#channel.basicPublish("", queue, body, properties, true);
+    const channel = this.#channel;
+    if (channel === undefined) {
+      return Promise.reject(new Error("Not connected"));
+    }
+    return channel.basicPublish("", queue, body, properties, true);
   }
 
   close(): Promise<void> {
-    this.#closing ??= closeConnection(this.#connection);
-    return this.#closing;
-  }
-
-  lose(error: Error): void {
-    if (this.#closing) return;
-    this.#closing = Promise.resolve();
-    this.#connection.socket?.destroy();
-    this.#listener?.lost(error);
+    return this.#supervisor.close();
   }
 }

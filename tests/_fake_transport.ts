@@ -15,7 +15,10 @@ export interface Published {
   properties: MessageProperties;
 }
 
-/** The fake. `failNextPublish` makes the next publish reject. */
+/**
+ * The fake. `failNextPublish` makes the next publish reject; `lose`,
+ * `restore`, `fail`, `block` and `unblock` play the connection's life.
+ */
 export class FakeTransport implements RpcTransport {
   readonly replyTo = "fake.reply-to";
   readonly published: Published[] = [];
@@ -67,5 +70,21 @@ export class FakeTransport implements RpcTransport {
 
   lose(error = new Error("socket closed")): void {
     this.#listener!.lost(error);
+  }
+
+  restore(): void {
+    this.#listener!.restored?.();
+  }
+
+  fail(error = new Error("gave up")): void {
+    this.#listener!.failed?.(error);
+  }
+
+  block(reason = "low on memory"): void {
+    this.#listener!.blocked?.(reason);
+  }
+
+  unblock(): void {
+    this.#listener!.unblocked?.();
   }
 }

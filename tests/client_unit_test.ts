@@ -8,6 +8,7 @@ import {
   RemoteError,
   TimeoutError,
 } from "../lib/errors.ts";
+import type { ConnectionEvent } from "../lib/events.ts";
 import { FakeTransport } from "./_fake_transport.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -50,7 +51,10 @@ Deno.test({
     assert.equal(body, "30");
     assert.equal(properties.replyTo, "fake.reply-to");
     assert.notEqual(properties.correlationId, "mine");
-    assert.equal(properties.expiration, "5000");
+    // What is left of the timeout when it is sent: all of it, but for the
+    // millisecond the clock may tick meanwhile.
+    const expiration = Number(properties.expiration);
+    assert.ok(expiration >= 4990 && expiration <= 5000, `${expiration}`);
     assert.equal(properties.contentType, "text/plain");
     assert.equal(properties.headers?.tenant, "a");
     const deadline = properties.headers?.["x-deadline"] as number;
@@ -267,7 +271,183 @@ Deno.test({
     transport.lose();
     for (const call of calls) await assert.rejects(call, ConnectionLostError);
     assert.equal(client.pending, 0);
+    assert.equal(client.state, "reconnecting");
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "a call made while the client reconnects is sent once the connection is back",
+  async fn() {
+    const { transport, client } = setup();
+    const events: string[] = [];
+    for (const type of ["disconnect", "reconnect"]) {
+      client.addEventListener(type, () => events.push(type));
+    }
+    transport.lose();
+    const call = client.call("q", "1", { timeout: 60_000 });
+    assert.equal(transport.published.length, 0);
+    assert.equal(client.pending, 1);
+    transport.restore();
+    assert.equal(transport.published.length, 1);
+    assert.equal(client.state, "open");
+    transport.reply(transport.last.properties.correlationId, "one");
+    assert.equal((await call).text(), "one");
+    assert.deepEqual(events, ["disconnect", "reconnect"]);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() rejects with TimeoutError naming the loss when the connection does not come back in time",
+  async fn() {
+    const { transport, client } = setup();
+    const loss = new Error("broker restarting");
+    transport.lose(loss);
+    const error = await client.call("q", "1", { timeout: 20 }).then(
+      () => assert.fail("resolved"),
+      (e) => e,
+    );
+    assert.ok(error instanceof TimeoutError);
+    assert.equal(error.cause, loss);
+    assert.equal(transport.published.length, 0);
+    assert.equal(client.pending, 0);
+    transport.restore();
+    assert.equal(transport.published.length, 0);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "an idempotent call in flight is sent again after reconnecting, with the same message id",
+  async fn() {
+    const { transport, client } = setup();
+    const call = client.call("q", "1", { idempotent: true });
+    const first = transport.last.properties;
+    assert.equal(first.headers?.["x-idempotent"], true);
+    assert.ok(first.messageId);
+    transport.lose();
+    assert.equal(client.pending, 1);
+    transport.restore();
+    assert.equal(transport.published.length, 2);
+    const second = transport.last.properties;
+    assert.equal(second.messageId, first.messageId);
+    assert.equal(second.correlationId, first.correlationId);
+    transport.reply(second.correlationId, "one");
+    assert.equal((await call).text(), "one");
+    // A second answer to the same call is dropped: exactly one per call.
+    transport.reply(second.correlationId, "one again");
+    assert.equal(client.droppedReplies, 1);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "every call rejects with ConnectionLostError once the transport gives up reconnecting",
+  async fn() {
+    const { transport, client } = setup();
+    const events: string[] = [];
+    client.addEventListener("failed", () => events.push("failed"));
+    const inFlight = client.call("q", "1", { idempotent: true });
+    transport.lose();
+    const waiting = client.call("q", "2");
+    transport.fail();
+    await assert.rejects(inFlight, ConnectionLostError);
+    await assert.rejects(waiting, ConnectionLostError);
     await assert.rejects(client.call("q", "3"), ConnectionLostError);
+    assert.equal(client.state, "failed");
+    assert.equal(client.pending, 0);
+    assert.deepEqual(events, ["failed"]);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "calls wait while the broker blocks publishing and are sent when it unblocks",
+  async fn() {
+    const { transport, client } = setup();
+    const reasons: (string | undefined)[] = [];
+    client.addEventListener(
+      "blocked",
+      (event) => reasons.push((event as ConnectionEvent).reason),
+    );
+    transport.block("low on memory");
+    assert.equal(client.state, "blocked");
+    const call = client.call("q", "1");
+    assert.equal(transport.published.length, 0);
+    transport.unblock();
+    assert.equal(transport.published.length, 1);
+    transport.reply(transport.last.properties.correlationId, "one");
+    assert.equal((await call).text(), "one");
+    assert.deepEqual(reasons, ["low on memory"]);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "calls beyond maxInFlight wait until earlier calls settle",
+  async fn() {
+    const transport = new FakeTransport();
+    const client = new RpcClient(transport, { maxInFlight: 2 });
+    const calls = ["1", "2", "3"].map((n) => client.call("q", n));
+    assert.equal(transport.published.length, 2);
+    assert.equal(client.inFlight, 2);
+    assert.equal(client.pending, 3);
+    transport.reply(transport.published[0].properties.correlationId, "a");
+    assert.equal(transport.published.length, 3);
+    assert.equal(transport.last.body, "3");
+    transport.reply(transport.published[1].properties.correlationId, "b");
+    transport.reply(transport.published[2].properties.correlationId, "c");
+    assert.deepEqual(
+      (await Promise.all(calls)).map((r) => r.text()),
+      ["a", "b", "c"],
+    );
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() rejects with ProtocolError for a reply over maxReplyBytes",
+  async fn() {
+    const transport = new FakeTransport();
+    const client = new RpcClient(transport, { maxReplyBytes: 4 });
+    const call = client.call("q", "1");
+    transport.reply(transport.last.properties.correlationId, "12345");
+    await assert.rejects(call, ProtocolError);
+    assert.equal(client.pending, 0);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "a call sent after waiting carries what is left of its timeout as expiration",
+  async fn() {
+    const { transport, client } = setup();
+    transport.lose();
+    const call = client.call("q", "1", { timeout: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    transport.restore();
+    const { expiration, headers } = transport.last.properties;
+    assert.ok(Number(expiration) <= 60_000 - 30, `expiration ${expiration}`);
+    assert.ok(Number(expiration) > 0);
+    assert.equal(typeof headers?.["x-deadline"], "number");
+    transport.reply(transport.last.properties.correlationId, "one");
+    await call;
     await client.close();
   },
 });
