@@ -19,6 +19,8 @@ Asks an RPC worker for fib(N) and prints it, as RabbitMQ's RPC tutorial does.
 Options:
   --url URL        broker URL, or a comma-separated list to try in order
                    (default: $AMQP_URL, else ${DEFAULT_URL})
+  --ca-file PATH   PEM file of the CA to trust for amqps:// URLs
+                   (default: $AMQP_CA_FILE; needs --allow-read=PATH)
   --queue NAME     queue the worker consumes (default: rpc_queue)
   --timeout MS     how long to wait for the answer (default: 30000)
   -h, --help       show this help
@@ -40,6 +42,7 @@ async function main(args: string[]): Promise<number> {
       args,
       options: {
         url: { type: "string" },
+        "ca-file": { type: "string" },
         queue: { type: "string", default: "rpc_queue" },
         timeout: { type: "string", default: "30000" },
         help: { type: "boolean", short: "h", default: false },
@@ -81,12 +84,16 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
 
+  const caFile = flags["ca-file"] ?? Deno.env.get("AMQP_CA_FILE");
   await using client = await RpcClient.connect({
     url: flags.url ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
+    tls: caFile ? { caFile } : undefined,
   });
   console.log(` [x] Requesting fib(${n})`);
+  // fib(n) has no side effects: if the connection drops, ask again.
   const reply = await client.call(flags.queue, n, {
     timeout,
+    idempotent: true,
   });
   console.log(` [.] Got ${reply.text()}`);
   return 0;

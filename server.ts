@@ -21,6 +21,8 @@ Answers fib(n) requests from a RabbitMQ queue, as RabbitMQ's RPC tutorial does.
 Options:
   --url URL        broker URL, or a comma-separated list to try in order
                    (default: $AMQP_URL, else ${DEFAULT_URL})
+  --ca-file PATH   PEM file of the CA to trust for amqps:// URLs
+                   (default: $AMQP_CA_FILE; needs --allow-read=PATH)
   --queue NAME     queue to consume (default: rpc_queue)
   --prefetch N     requests handled at once (default: 1)
   --max-n N        largest n accepted (default: ${DEFAULT_MAX_N})
@@ -30,9 +32,11 @@ Options:
   --quiet          do not print a line per request
   -h, --help       show this help
 
-Stop it with Ctrl-C (SIGINT) or SIGTERM: it stops taking requests, lets the
-running ones finish within the grace period, then exits 0. A second signal
-exits at once (unanswered requests go back to the queue).`;
+If the connection is lost, it reconnects by itself. Stop it with Ctrl-C
+(SIGINT) or SIGTERM: it stops taking requests, lets the running ones finish
+within the grace period, then exits 0. A second signal exits at once
+(unanswered requests go back to the queue). Exit status 1: the broker
+refused the login, or could not be reached at start.`;
 
 async function main(args: string[]): Promise<number> {
   let flags;
@@ -41,6 +45,7 @@ async function main(args: string[]): Promise<number> {
       args,
       options: {
         url: { type: "string" },
+        "ca-file": { type: "string" },
         queue: { type: "string", default: "rpc_queue" },
         prefetch: { type: "string", default: "1" },
         "max-n": { type: "string", default: String(DEFAULT_MAX_N) },
@@ -79,8 +84,10 @@ async function main(args: string[]): Promise<number> {
 
   const quiet = flags.quiet;
   const logger = lineLogger({ write: (line) => console.error(line) });
+  const caFile = flags["ca-file"] ?? Deno.env.get("AMQP_CA_FILE");
   const server = await serve({
     url: flags.url ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
+    tls: caFile ? { caFile } : undefined,
     queue: flags.queue,
     prefetch,
     gracePeriod,

@@ -37,24 +37,47 @@ export interface CliProcess extends AsyncDisposable {
 }
 
 /**
- * Starts `deno run` on one of the entry scripts with the permissions its
- * task uses.
+ * The permission flags of the `deno task` that runs `script`, read from
+ * `deno.json`, so that tests run the CLIs exactly as users do.
+ */
+export function taskPermissions(script: "server.ts" | "client.ts"): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  const task: string = config.tasks[script.replace(".ts", "")];
+  const words = task.split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== script) {
+    throw new Error(`unexpected task for ${script}: ${task}`);
+  }
+  return words.slice(2, -1);
+}
+
+/** Options of {@linkcode startCli}. */
+export interface CliOptions {
+  /** More environment variables (`AMQP_URL` is set to the shared broker). */
+  env?: Record<string, string>;
+  /** Permission flags added to the task's own (e.g. `--allow-read=ca.pem`). */
+  extraFlags?: string[];
+}
+
+/**
+ * Starts `deno run` on one of the entry scripts with exactly the
+ * permissions its task uses.
  */
 export function startCli(
   script: "server.ts" | "client.ts",
   args: string[],
-  env: Record<string, string> = {},
+  options: CliOptions = {},
 ): CliProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--quiet",
-      "--allow-net",
-      "--allow-env=AMQP_URL",
+      "--no-prompt",
+      ...taskPermissions(script),
+      ...(options.extraFlags ?? []),
       `${ROOT}${script}`,
       ...args,
     ],
-    env: { AMQP_URL, NO_COLOR: "1", ...env },
+    env: { AMQP_URL, NO_COLOR: "1", ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -127,9 +150,9 @@ export function startCli(
 export async function runCli(
   script: "server.ts" | "client.ts",
   args: string[],
-  env: Record<string, string> = {},
+  options: CliOptions = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const process = startCli(script, args, env);
+  const process = startCli(script, args, options);
   const { code } = await process.status();
   return { code, stdout: process.stdout(), stderr: process.stderr() };
 }

@@ -169,7 +169,7 @@ Deno.test({
     const client = await runCli("client.ts", ["--url", url, "30"]);
     assert.equal(client.code, 1);
     assertOneLineError(client.stderr, /127\.0\.0\.1:1.*connection refused/);
-    const server = await runCli("server.ts", [], { AMQP_URL: url });
+    const server = await runCli("server.ts", [], { env: { AMQP_URL: url } });
     assert.equal(server.code, 1);
     assert.match(server.stderr, /^Error: .*connection refused/m);
     assert.doesNotMatch(server.stderr, /\n\s+at /);
