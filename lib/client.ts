@@ -383,7 +383,15 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
           // An encoding failure is the caller's bad argument.
           pending.take(id);
           call.reject(cause);
-        } else if (call.messageId !== undefined && !this.#failure) {
+        } else if (
+          this.#state === "blocked" ||
+          (call.messageId !== undefined && this.#state === "reconnecting")
+        ) {
+          // Refused before it left while the broker blocks publishing, or
+          // idempotent and the connection went away under it: send it again
+          // once the connection takes it. (While the connection looks open,
+          // sending again at once could fail the same way forever, so the
+          // call fails instead.)
           pending.unsend(id, call);
         } else {
           pending.take(id);

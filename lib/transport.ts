@@ -213,7 +213,19 @@ class AmqpTransport implements RpcTransport {
     if (channel === undefined) {
       return Promise.reject(new Error("Not connected"));
     }
-    return channel.basicPublish("", queue, body, properties, true);
+    return channel.basicPublish("", queue, body, properties, true).catch(
+      (error) => {
+        // Refused before writing while the broker blocks publishing; any
+        // other failure (closed channel, socket write error) is the first
+        // sign of a loss the connection may not have reported yet.
+        const connection = channel.connection as AMQPClient;
+        if (
+          !connection.blocked &&
+          !(error instanceof TypeError || error instanceof RangeError)
+        ) this.#supervisor.lose(connection, error);
+        throw error;
+      },
+    );
   }
 
   close(): Promise<void> {

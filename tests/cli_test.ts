@@ -218,3 +218,30 @@ Deno.test({
     assert.doesNotMatch(server.stderr, /\n\s+at /);
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "the worker's connection is named with its role, host and pid, for operators",
+  async fn() {
+    await using scratch = scratchQueue("named");
+    await using server = startCli("server.ts", ["--queue", scratch.name]);
+    await server.waitForLine("Awaiting RPC requests");
+    const host = new TextDecoder().decode(
+      (await new Deno.Command("hostname", { stdout: "piped" }).output())
+        .stdout,
+    ).trim();
+    const listed = await new Deno.Command("rabbitmqctl", {
+      args: ["-q", "list_connections", "client_properties"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const text = new TextDecoder().decode(listed.stdout);
+    assert.ok(
+      text.includes(
+        `rabbit-rpc worker ${scratch.name} on ${host} (pid ${server.child.pid})`,
+      ),
+      text.slice(0, 2000),
+    );
+  },
+});

@@ -584,3 +584,65 @@ Deno.test({
     assert.equal(ok?.consumerCount ?? 0, 0);
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "a worker whose queue is deleted declares it again and keeps answering",
+  async fn() {
+    await using scratch = scratchQueue("deleted");
+    const queue = scratch.name;
+    await using server = await serve({ url, queue }, fibHandler());
+    let reconnected = false;
+    server.addEventListener("reconnect", () => reconnected = true);
+    await using client = await RpcClient.connect({ url });
+    assert.equal((await client.call(queue, "10")).text(), "55");
+    await using peer = await rawPeer();
+    await peer.channel.deleteQueue(queue);
+    // The broker cancels the consumer (consumer_cancel_notify); the worker
+    // sets itself up again on a new connection.
+    await eventually(() => Promise.resolve(reconnected));
+    assert.equal(server.state, "open");
+    assert.equal((await client.call(queue, "11")).text(), "89");
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "a repeated idempotent request is answered from the worker's cache without running the handler again",
+  async fn() {
+    await using scratch = scratchQueue("idempotent");
+    const queue = scratch.name;
+    let runs = 0;
+    await using _server = await serve({ url, queue }, (request) => {
+      runs++;
+      return `run ${runs}: ${request.text()}`;
+    });
+    await using peer = await rawPeer();
+    const send = (correlationId: string, messageId: string) =>
+      peer.send(queue, "x", {
+        replyTo: peer.replyQueue,
+        correlationId,
+        messageId,
+        headers: { "x-idempotent": true },
+      });
+    send("a", "m-1");
+    send("b", "m-1");
+    send("c", "m-2");
+    const replies = await peer.nextReplies(3);
+    const byId = new Map(replies.map((r) => [r.correlationId, r.body]));
+    assert.equal(byId.get("a"), "run 1: x");
+    assert.equal(byId.get("b"), "run 1: x");
+    assert.equal(byId.get("c"), "run 2: x");
+    assert.equal(runs, 2);
+    // Without the header, a message id alone is not a promise of
+    // idempotency: the handler runs.
+    peer.send(queue, "y", {
+      replyTo: peer.replyQueue,
+      correlationId: "d",
+      messageId: "m-1",
+    });
+    const [plain] = await peer.nextReplies(1);
+    assert.equal(plain.body, "run 3: y");
+  },
+});
