@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- tests print the figures the README quotes.
 /**
  * Fault injection against a private RabbitMQ node: connections closed by
  * the broker, a broker restart, a frozen broker (dead peer), a memory alarm,
@@ -16,7 +17,6 @@ import {
   NoRouteError,
   TimeoutError,
 } from "../lib/errors.ts";
-import type { ConnectionEvent } from "../lib/events.ts";
 import { fib } from "../lib/fib.ts";
 import { fibHandler } from "../lib/fib_service.ts";
 import { serve } from "../lib/server.ts";

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- tests print the figures the README quotes.
 /**
  * Load with bounded size, and workers killed or stopped under it: every
  * call answered exactly once, nothing left pending. Runs on the shared
