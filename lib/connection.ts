@@ -7,8 +7,17 @@
  */
 
 import type { ReconnectOptions } from "./backoff.ts";
-import { AMQPClient, AMQPError, type AMQPTlsOptions } from "./deps.ts";
-import { AccessRefusedError, ConnectionError } from "./errors.ts";
+import {
+  AMQPClient,
+  AMQPError,
+  type AMQPMessage,
+  type AMQPTlsOptions,
+} from "./deps.ts";
+import {
+  AccessRefusedError,
+  ConnectionError,
+  ProtocolError,
+} from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { identityOf, maskUrl, urlList, withDefaults } from "./url.ts";
 
@@ -138,6 +147,7 @@ export async function openConnection(
     // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold back the
     // small reply and ack frames: 45 calls/s instead of thousands.
     connection.socket?.setNoDelay(true);
+    guardParser(connection, options.logger);
     options.logger?.info(`Connected to ${maskUrl(url)}`);
     return connection;
   }
@@ -192,6 +202,57 @@ export function connectionError(url: string, cause: unknown): ConnectionError {
     what = maskUrl(reason);
   }
   return new ConnectionError(`${where}: ${what}`, { cause: masked });
+}
+
+/**
+ * The consumer tags of consumers that acknowledge by hand start with this:
+ * a delivery of theirs that cannot be parsed is rejected, so that it does
+ * not come back for ever.
+ */
+export const MANUAL_ACK_TAG = "rabbit-rpc.ack.";
+
+/**
+ * Makes a frame that amqp-client cannot parse (it reads header tables
+ * recursively, so a table nested a few thousand levels deep overflows the
+ * stack inside the socket's data handler) fail the connection instead of
+ * crashing the process or leaving the frame reader out of step. A delivery
+ * being read at that moment by a manual-ack consumer is rejected first
+ * (dropped, or dead-lettered if the queue says so): it could never be read.
+ */
+function guardParser(connection: AMQPClient, logger?: Logger): void {
+  const socket = connection.socket;
+  if (!socket) return;
+  const readers = socket.listeners("data") as ((chunk: unknown) => void)[];
+  socket.removeAllListeners("data");
+  let failed = false;
+  socket.on("data", (chunk: unknown) => {
+    if (failed) return;
+    try {
+      for (const read of readers) read.call(socket, chunk);
+    } catch (cause) {
+      failed = true;
+      const error = new ProtocolError(
+        `Cannot read a frame from the broker: ${
+          cause instanceof Error ? cause.message : String(cause)
+        }`,
+        { cause },
+      );
+      const rejects: Promise<unknown>[] = [];
+      for (const channel of connection.channels) {
+        const delivery = (channel as { delivery?: AMQPMessage } | undefined)
+          ?.delivery;
+        if (delivery?.consumerTag?.startsWith(MANUAL_ACK_TAG)) {
+          logger?.warn(
+            `Dropped a request that cannot be read (${error.message})`,
+          );
+          rejects.push(
+            channel.basicReject(delivery.deliveryTag, false).catch(() => {}),
+          );
+        }
+      }
+      Promise.all(rejects).finally(() => socket.destroy(error));
+    }
+  });
 }
 
 /** How long a close waits for the broker's `close-ok`, in milliseconds. */

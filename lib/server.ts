@@ -6,7 +6,13 @@
  * @module
  */
 
-import { defaultConnectionName } from "./connection.ts";
+import { DirectReplyNodes } from "./_direct_reply.ts";
+import {
+  closeConnection,
+  defaultConnectionName,
+  MANUAL_ACK_TAG,
+  openConnection,
+} from "./connection.ts";
 import type { ConnectionOptions } from "./connection.ts";
 import type {
   AMQPChannel,
@@ -269,6 +275,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly #handler: RpcHandler;
   readonly #logger: Logger;
   readonly #cache: ReplyCache;
+  readonly #nodes = new DirectReplyNodes();
   readonly #running = new Set<Promise<void>>();
   readonly #stop = new AbortController();
   #channel?: AMQPChannel;
@@ -342,7 +349,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       await channel.basicQos(this.#init.prefetch);
       consumer = await channel.basicConsume(
         this.queue,
-        { noAck: false },
+        { noAck: false, tag: MANUAL_ACK_TAG + crypto.randomUUID() },
         (message) => this.#track(message),
       );
     } catch (cause) {
@@ -440,11 +447,17 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
 
   #track(message: AMQPMessage): Promise<void> {
     const work = this.#handle(message).catch((error) => {
-      this.#logger.error(
-        `Failed to answer a request: ${
-          error instanceof Error ? error.message : "unknown error"
-        }`,
-      );
+      const reason = error instanceof Error ? error.message : "unknown error";
+      if (
+        message.channel.closed ||
+        message.channel.connection !== this.#supervisor.connection
+      ) {
+        // The connection went away under the reply: the broker redelivers
+        // the request, so nothing is lost.
+        this.#logger.debug(`Could not answer a request: ${reason}`);
+        return;
+      }
+      this.#logger.error(`Failed to answer a request: ${reason}`);
       // Never leave a request unacked: it would hold a prefetch slot for
       // good. Requeue it once for another try; drop it if it failed before.
       if (!message.isAcked && !message.channel.closed) {
@@ -463,6 +476,20 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         `Dropped a request without reply_to (correlation id ${
           properties.correlationId ?? "none"
         })`,
+      );
+      await message.ack();
+      return;
+    }
+    const correlationId = properties.correlationId;
+    if (
+      !fitsShortString(replyTo) || this.#nodes.verdict(replyTo) === "bad" ||
+      (correlationId !== undefined && !fitsShortString(correlationId))
+    ) {
+      // Not valid UTF-8 (the AMQP library decodes it lossily, and the
+      // result may not fit a short string again), or a direct reply-to
+      // address that no client can own: no reply can reach the caller.
+      this.#logger.warn(
+        `Dropped a request whose reply_to or correlation_id cannot be answered`,
       );
       await message.ack();
       return;
@@ -518,12 +545,61 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     if (reply.errorCode !== undefined) {
       replyProperties.headers = { [ERROR_HEADER]: reply.errorCode };
     }
-    const correlationId = properties.correlationId;
     if (correlationId !== undefined) {
       replyProperties.correlationId = correlationId;
     }
+    if (this.#nodes.verdict(replyTo) === "unknown") {
+      // A direct reply-to address of a node not seen before: the first
+      // reply goes out on a connection of its own, in case the broker
+      // closes it for an address it cannot decode.
+      let probed = false;
+      const good = await this.#nodes.probe(replyTo, () => {
+        probed = true;
+        return this.#probeReply(replyTo, reply.body, replyProperties);
+      });
+      if (!good) {
+        this.#logger.warn(
+          `Dropped the reply to a direct reply-to address the broker does not know`,
+        );
+      }
+      if (!good || probed) {
+        await message.ack();
+        return;
+      }
+    } else if (this.#nodes.verdict(replyTo) === "bad") {
+      await message.ack();
+      return;
+    }
     await channel.basicPublish("", replyTo, reply.body, replyProperties);
     await message.ack();
+  }
+
+  /**
+   * Publishes one reply on a connection of its own, with publisher
+   * confirms: true if the broker took it, false if the broker closed the
+   * connection with 541 for the address; throws for any other failure.
+   */
+  async #probeReply(
+    replyTo: string,
+    body: string | Uint8Array,
+    properties: MessageProperties,
+  ): Promise<boolean> {
+    const connection = await openConnection({
+      ...this.#init,
+      connectionName: `${this.#init.connectionName} (reply probe)`,
+      logger: undefined,
+    });
+    try {
+      const channel = await connection.channel();
+      await channel.confirmSelect();
+      await channel.basicPublish("", replyTo, body, properties);
+      return true;
+    } catch (error) {
+      if (/INTERNAL_ERROR|\(541\)/.test(String(error))) return false;
+      throw error;
+    } finally {
+      await closeConnection(connection);
+    }
   }
 
   /** Runs the handler; `undefined` if it was stopped by a close. */
@@ -594,6 +670,13 @@ function errorReply(error: ErrorBody): CachedReply {
     contentType: JSON_TYPE,
     errorCode: error.code,
   };
+}
+
+const encoder = new TextEncoder();
+
+/** Whether `text` fits an AMQP short string (255 bytes of UTF-8). */
+function fitsShortString(text: string): boolean {
+  return text.length <= 85 || encoder.encode(text).length <= 255;
 }
 
 function queueError(queue: string, cause: unknown): QueueError {

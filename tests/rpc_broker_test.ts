@@ -646,3 +646,40 @@ Deno.test({
     assert.equal(plain.body, "run 3: y");
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "requests with made-up direct reply-to addresses are dropped without costing the worker its connection",
+  async fn() {
+    await using scratch = scratchQueue("badreplyto");
+    const queue = scratch.name;
+    await using server = await serve({ url, queue, prefetch: 5 }, fibHandler());
+    let disconnects = 0;
+    server.addEventListener("disconnect", () => disconnects++);
+    await using peer = await rawPeer();
+    // A pid of a node no broker has (its name hashes to nothing), and an
+    // address that is not a pid at all: RabbitMQ closes the connection of
+    // whoever publishes to either.
+    const node = [..."reply@1234567"].map((c) => c.charCodeAt(0));
+    const pid = [131, 88, 118, 0, node.length, ...node];
+    pid.push(0, 0, 1, 2, 0, 0, 0, 1, 107, 9, 101, 237);
+    const unknownNode = `amq.rabbitmq.reply-to.${
+      btoa(String.fromCharCode(...pid))
+    }.a2V5`;
+    for (const replyTo of [unknownNode, "amq.rabbitmq.reply-to.abc.def"]) {
+      for (let i = 0; i < 3; i++) {
+        peer.send(queue, "10", { replyTo, correlationId: `bad-${i}` });
+      }
+    }
+    peer.send(queue, "10", { replyTo: peer.replyQueue, correlationId: "ok" });
+    const [reply] = await peer.nextReplies(1);
+    assert.equal(reply.correlationId, "ok");
+    assert.equal(reply.body, "55");
+    await using client = await RpcClient.connect({ url });
+    assert.equal((await client.call(queue, "11")).text(), "89");
+    await eventually(async () => (await peer.messageCount(queue)) === 0);
+    assert.equal(disconnects, 0);
+    assert.equal(server.state, "open");
+  },
+});
