@@ -198,7 +198,9 @@ export class ConnectionSupervisor {
       try {
         connection = await this.#connect();
       } catch (error) {
-        const reason = error instanceof Error ? error : new Error(String(error));
+        const reason = error instanceof Error
+          ? error
+          : new Error(String(error));
         if (this.#closing) return;
         if (error instanceof AccessRefusedError) {
           this.#fail(reason);
@@ -207,7 +209,9 @@ export class ConnectionSupervisor {
         if (attempt + 1 >= options.maxAttempts) {
           this.#fail(
             new ConnectionError(
-              `Gave up reconnecting after ${attempt + 1} attempt(s): ${reason.message}`,
+              `Gave up reconnecting after ${
+                attempt + 1
+              } attempt(s): ${reason.message}`,
               { cause: error },
             ),
           );
@@ -225,7 +229,9 @@ export class ConnectionSupervisor {
       }
       this.#adopt(connection);
       this.#logger.info(
-        `Reconnected after ${Date.now() - started} ms (${attempt + 1} attempt(s))`,
+        `Reconnected after ${Date.now() - started} ms (${
+          attempt + 1
+        } attempt(s))`,
       );
       this.#hooks.restored();
       return;
