@@ -46,9 +46,9 @@ export function reconnectOptions(
 ): Required<ReconnectOptions> {
   const merged = { ...DEFAULT_RECONNECT, ...options };
   const { initialDelay, maxDelay, factor, maxAttempts } = merged;
-  if (!(initialDelay >= 0 && initialDelay <= 2 ** 31 - 1)) {
+  if (!(initialDelay >= 1 && initialDelay <= 2 ** 31 - 1)) {
     throw new RangeError(
-      `reconnect.initialDelay must be from 0 to ${
+      `reconnect.initialDelay must be from 1 to ${
         2 ** 31 - 1
       } ms, got ${initialDelay}`,
     );
@@ -94,9 +94,10 @@ export function backoffDelay(
   options: Required<ReconnectOptions>,
   random: () => number = Math.random,
 ): number {
-  const base = Math.min(
-    options.maxDelay,
-    options.initialDelay * options.factor ** attempt,
-  );
+  // Far past the cap the power overflows to Infinity; keep the cap then.
+  const grown = options.initialDelay * options.factor ** attempt;
+  const base = Number.isFinite(grown)
+    ? Math.min(options.maxDelay, grown)
+    : options.maxDelay;
   return Math.round(base * (0.5 + random() / 2));
 }

@@ -175,7 +175,13 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     this.#timeout = init.timeout ?? DEFAULT_TIMEOUT;
     this.#maxInFlight = init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.#maxReplyBytes = init.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
-    if (transport.state === "blocked") this.#state = "blocked";
+    const state = transport.state ?? "open";
+    if (state === "closed" || state === "failed") {
+      this.#state = "failed";
+      this.#failure = new Error(`The transport is ${state}`);
+    } else {
+      this.#state = state;
+    }
     transport.listen({
       reply: (body, properties) => this.#onReply(body, properties),
       returned: (properties, replyText) =>
@@ -373,7 +379,14 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       headers = { ...headers, [IDEMPOTENT_HEADER]: true };
     }
     if (headers !== undefined) properties.headers = headers;
-    this.#transport.publish(call.queue, call.body, properties).catch(
+    let published: Promise<unknown>;
+    try {
+      published = this.#transport.publish(call.queue, call.body, properties);
+    } catch (error) {
+      // A transport that throws instead of rejecting.
+      published = Promise.reject(error);
+    }
+    published.catch(
       (cause) => {
         // Settled meanwhile, or already handled by the loss of the
         // connection and sent again.
@@ -480,7 +493,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
 
   #onRestored(): void {
     if (this.#closing) return;
-    this.#state = "open";
+    this.#state = this.#transport.state === "blocked" ? "blocked" : "open";
     this.#logger.info("Reconnected");
     this.#emit("reconnect");
     this.#pump();

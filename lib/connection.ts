@@ -116,19 +116,40 @@ function tlsOptionsOf(tls: TlsOptions | undefined): AMQPTlsOptions | undefined {
  *
  * @throws {TypeError} if a URL is not an AMQP URL.
  * @throws {ConnectionError} if no broker accepts the connection.
+ * @throws the reason of `signal` if it aborts first.
  */
 export async function openConnection(
   options: ConnectionOptions = {},
+  signal?: AbortSignal,
 ): Promise<AMQPClient> {
   const urls = urlList(options.url);
   const name = options.connectionName ?? defaultConnectionName("connection");
   const tls = tlsOptionsOf(options.tls);
   let lastError: ConnectionError | undefined;
   for (const url of urls) {
+    signal?.throwIfAborted();
     const connection = new AMQPClient(withDefaults(url, name), tls);
+    // A broker that accepts TCP but never answers holds connect() until the
+    // socket times out: an abort must not wait for that.
+    // (Destroying the socket does not settle connect(), so the abort
+    // rejects a promise of its own.)
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        connection.socket?.destroy();
+        reject(signal?.reason);
+      };
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await connection.connect();
+      await (signal
+        ? Promise.race([connection.connect(), aborted])
+        : connection.connect());
     } catch (cause) {
+      if (signal?.aborted) {
+        connection.socket?.destroy();
+        throw signal.reason;
+      }
       lastError = connectionError(url, cause);
       if (lastError instanceof AccessRefusedError) {
         // Every broker of a cluster shares its users: another URL would
@@ -143,6 +164,12 @@ export async function openConnection(
       // nothing of this attempt stays open.
       connection.socket?.destroy();
       continue;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+    if (signal?.aborted) {
+      connection.socket?.destroy();
+      throw signal.reason;
     }
     // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold back the
     // small reply and ack frames: 45 calls/s instead of thousands.
@@ -181,7 +208,12 @@ export function connectionError(url: string, cause: unknown): ConnectionError {
       { cause: masked },
     );
   }
-  if (/NOT_ALLOWED|\(530\)|ACCESS_REFUSED/.test(reason)) {
+  // 530 also means a connection limit reached or a vhost that is down:
+  // passing states of a busy or starting cluster, worth retrying.
+  if (
+    /NOT_ALLOWED|\(530\)|ACCESS_REFUSED/.test(reason) &&
+    !/limit|is down/i.test(reason)
+  ) {
     return new AccessRefusedError(
       `${where}: user "${user}" may not use virtual host "${vhost}" (check that the vhost exists and the user has permissions on it)`,
       { user, vhost },
@@ -189,7 +221,9 @@ export function connectionError(url: string, cause: unknown): ConnectionError {
     );
   }
   let what: string;
-  if (code === "ECONNREFUSED" || /ECONNREFUSED/.test(reason)) {
+  if (/NOT_ALLOWED|\(530\)/.test(reason)) {
+    what = `the broker refused the connection for now: ${maskUrl(reason)}`;
+  } else if (code === "ECONNREFUSED" || /ECONNREFUSED/.test(reason)) {
     what = "connection refused (is RabbitMQ running and listening there?)";
   } else if (
     code === "ENOTFOUND" || code === "EAI_AGAIN" ||
@@ -273,7 +307,9 @@ export const CLOSE_TIMEOUT = 5_000;
 export async function closeConnection(connection: AMQPClient): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    if (!connection.closed) {
+    // A blocked connection is not read by the broker: no close-ok would
+    // come. Dropping the socket closes it just as well.
+    if (!connection.closed && !connection.blocked) {
       await Promise.race([
         connection.close(),
         new Promise<void>((resolve) => {

@@ -15,7 +15,6 @@ import {
 } from "./connection.ts";
 import type { ConnectionOptions } from "./connection.ts";
 import type {
-  AMQPChannel,
   AMQPClient,
   AMQPConsumer,
   AMQPMessage,
@@ -278,10 +277,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly #nodes = new DirectReplyNodes();
   readonly #running = new Set<Promise<void>>();
   readonly #stop = new AbortController();
-  #channel?: AMQPChannel;
   #consumer?: AMQPConsumer;
   #closing?: Promise<void>;
   #settle!: (error?: Error) => void;
+  /** Set while the broker blocks publishing; resolves when it no longer does. */
+  #blocked?: PromiseWithResolvers<void>;
 
   /** @internal Use {@linkcode serve}. */
   constructor(init: ServerInit) {
@@ -300,14 +300,23 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     this.#supervisor = new ConnectionSupervisor(init, {
       setup: (connection) => this.#setup(connection),
       lost: (error) => {
-        this.#channel = undefined;
         this.#consumer = undefined;
+        this.#unblock();
         this.#emit("disconnect", { error });
       },
       restored: () => this.#emit("reconnect"),
-      failed: (error) => this.#fail(error),
-      blocked: (reason) => this.#emit("blocked", { reason }),
-      unblocked: () => this.#emit("unblocked"),
+      failed: (error) => {
+        this.#unblock();
+        this.#fail(error);
+      },
+      blocked: (reason) => {
+        this.#blocked ??= Promise.withResolvers<void>();
+        this.#emit("blocked", { reason });
+      },
+      unblocked: () => {
+        this.#unblock();
+        this.#emit("unblocked");
+      },
     });
   }
 
@@ -362,7 +371,6 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     consumer.wait().catch((error: Error) => {
       if (!channel.closed && !this.#closing) lose(error);
     });
-    this.#channel = channel;
     this.#consumer = consumer;
   }
 
@@ -382,10 +390,18 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   }
 
   async #close(): Promise<void> {
+    // Closing: a loss from now on is not reconnected.
+    this.#supervisor.endReconnects();
     try {
       const consumer = this.#consumer;
-      if (consumer && !consumer.channel.closed) {
-        await consumer.cancel().catch(() => {});
+      if (
+        consumer && !consumer.channel.closed &&
+        !consumer.channel.connection.blocked
+      ) {
+        // A broker under a memory alarm reads nothing from a blocked
+        // connection, so the cancel may never be answered: closing the
+        // connection later cancels the consumer anyway.
+        await withTimeout(consumer.cancel(), CANCEL_TIMEOUT).catch(() => {});
       }
       // Let running handlers answer; past the grace period, abort their
       // signals and give them a moment to settle. Whatever is still unacked
@@ -398,6 +414,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         await this.#settled(ABORT_GRACE);
       }
       this.#stop.abort(new RpcError("RpcServer closed"));
+      this.#unblock();
       await this.#supervisor.close();
     } finally {
       this.#logger.info(`Stopped consuming "${this.queue}"`);
@@ -442,7 +459,13 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     type: ConnectionEventType,
     init?: { error?: Error; reason?: string },
   ): void {
+    if (this.#closing && type !== "failed") return;
     this.dispatchEvent(new ConnectionEvent(type, init));
+  }
+
+  #unblock(): void {
+    this.#blocked?.resolve();
+    this.#blocked = undefined;
   }
 
   #track(message: AMQPMessage): Promise<void> {
@@ -537,8 +560,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       // be a duplicate.
       return;
     }
-    const channel = this.#channel;
-    if (channel === undefined) return;
+    // The broker refuses every publish while it blocks the connection:
+    // wait (the loss of the connection or a close ends the wait too).
+    while (this.#blocked) await this.#blocked.promise;
+    const channel = message.channel;
+    if (channel.closed) return;
     const replyProperties: MessageProperties = {
       contentType: reply.contentType,
     };
@@ -592,7 +618,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     try {
       const channel = await connection.channel();
       await channel.confirmSelect();
-      await channel.basicPublish("", replyTo, body, properties);
+      await withTimeout(
+        channel.basicPublish("", replyTo, body, properties),
+        PROBE_TIMEOUT,
+      );
       return true;
     } catch (error) {
       if (/INTERNAL_ERROR|\(541\)/.test(String(error))) return false;
@@ -673,6 +702,30 @@ function errorReply(error: ErrorBody): CachedReply {
 }
 
 const encoder = new TextEncoder();
+
+/** How long a closing worker waits for the broker to cancel its consumer. */
+const CANCEL_TIMEOUT = 2_000;
+
+/** How long a reply probe waits for the broker's confirm. */
+const PROBE_TIMEOUT = 10_000;
+
+/** `promise`, or a rejection after `ms` milliseconds. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`No answer within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Whether `text` fits an AMQP short string (255 bytes of UTF-8). */
 function fitsShortString(text: string): boolean {

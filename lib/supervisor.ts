@@ -79,6 +79,8 @@ export class ConnectionSupervisor {
   #state: ConnectionState = "reconnecting";
   #connection?: AMQPClient;
   #closing?: Promise<void>;
+  #ending = false;
+  readonly #abort = new AbortController();
   #wake?: () => void;
   #loop?: Promise<void>;
 
@@ -132,20 +134,40 @@ export class ConnectionSupervisor {
     connection.onblocked = undefined;
     connection.onunblocked = undefined;
     connection.socket?.destroy();
+    if (this.#ending) {
+      // The owner is closing: nothing to reconnect for.
+      this.#state = "closed";
+      return;
+    }
     this.#logger.warn(`Connection lost: ${error.message}`);
+    const reconnect = this.#reconnect;
+    this.#state = reconnect === false ? "failed" : "reconnecting";
     this.#hooks.lost(error);
-    if (this.#reconnect === false) {
+    // A listener of the loss may have closed the owner meanwhile.
+    if (this.#closing || this.#ending) return;
+    if (reconnect === false) {
       this.#fail(error);
       return;
     }
-    this.#state = "reconnecting";
-    this.#loop = this.#reconnectLoop(this.#reconnect);
+    this.#loop = this.#reconnectLoop(reconnect);
+  }
+
+  /**
+   * Stops reconnecting, but keeps the connection open if it is: the owner
+   * is closing and needs the connection a little longer (to answer the
+   * requests in hand), but must not come back after a loss.
+   */
+  endReconnects(): void {
+    this.#ending = true;
+    this.#abort.abort();
+    this.#wake?.();
   }
 
   /** Closes the connection and stops reconnecting; idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#state !== "failed") this.#state = "closed";
+      this.#abort.abort();
       this.#wake?.();
       await this.#loop;
       const connection = this.#connection;
@@ -159,7 +181,7 @@ export class ConnectionSupervisor {
   }
 
   async #connect(): Promise<AMQPClient> {
-    const connection = await openConnection(this.#options);
+    const connection = await openConnection(this.#options, this.#abort.signal);
     try {
       await this.#hooks.setup(connection);
     } catch (error) {
@@ -173,6 +195,13 @@ export class ConnectionSupervisor {
   #adopt(connection: AMQPClient): void {
     this.#connection = connection;
     this.#state = connection.blocked ? "blocked" : "open";
+    if (connection.closed) {
+      // Closed by the broker in the same read as the end of the setup,
+      // before its handlers were in place.
+      queueMicrotask(() =>
+        this.lose(connection, new Error("Connection closed during setup"))
+      );
+    }
     connection.ondisconnect = (error) =>
       this.lose(connection, error ?? new Error("Connection closed"));
     connection.onblocked = (reason) => {
@@ -193,7 +222,7 @@ export class ConnectionSupervisor {
     const started = Date.now();
     for (let attempt = 0;; attempt++) {
       await this.#sleep(backoffDelay(attempt, options));
-      if (this.#closing) return;
+      if (this.#closing || this.#ending) return;
       let connection: AMQPClient;
       try {
         connection = await this.#connect();
@@ -201,7 +230,7 @@ export class ConnectionSupervisor {
         const reason = error instanceof Error
           ? error
           : new Error(String(error));
-        if (this.#closing) return;
+        if (this.#closing || this.#ending) return;
         if (error instanceof AccessRefusedError) {
           this.#fail(reason);
           return;
@@ -222,7 +251,7 @@ export class ConnectionSupervisor {
         );
         continue;
       }
-      if (this.#closing) {
+      if (this.#closing || this.#ending) {
         connection.ondisconnect = undefined;
         await closeConnection(connection);
         return;
@@ -246,7 +275,7 @@ export class ConnectionSupervisor {
 
   /** Waits `ms`, or less if the supervisor closes meanwhile. */
   #sleep(ms: number): Promise<void> {
-    if (this.#closing) return Promise.resolve();
+    if (this.#closing || this.#ending) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {

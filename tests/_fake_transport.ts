@@ -6,6 +6,7 @@
  */
 
 import type { MessageProperties } from "../lib/message.ts";
+import type { ConnectionState } from "../lib/supervisor.ts";
 import type { RpcTransport, TransportListener } from "../lib/transport.ts";
 
 /** One request the client published. */
@@ -22,6 +23,8 @@ export interface Published {
 export class FakeTransport implements RpcTransport {
   readonly replyTo = "fake.reply-to";
   readonly published: Published[] = [];
+  state?: ConnectionState;
+  throwNextPublish?: Error;
   failNextPublish?: Error;
   closed = 0;
   #listener?: TransportListener;
@@ -35,6 +38,9 @@ export class FakeTransport implements RpcTransport {
     body: string | Uint8Array,
     properties: MessageProperties,
   ): Promise<void> {
+    const thrown = this.throwNextPublish;
+    this.throwNextPublish = undefined;
+    if (thrown) throw thrown;
     this.published.push({ queue, body, properties });
     const failure = this.failNextPublish;
     this.failNextPublish = undefined;

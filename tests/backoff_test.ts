@@ -42,6 +42,7 @@ Deno.test({
   name: "reconnectOptions() throws RangeError for values out of range",
   fn() {
     assert.throws(() => reconnectOptions({ initialDelay: -1 }), RangeError);
+    assert.throws(() => reconnectOptions({ initialDelay: 0 }), RangeError);
     assert.throws(
       () => reconnectOptions({ initialDelay: 500, maxDelay: 100 }),
       RangeError,

@@ -577,3 +577,37 @@ Deno.test({
     await client.close();
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "calls wait when the client reconnects onto a connection the broker already blocks",
+  async fn() {
+    const { transport, client } = setup();
+    transport.lose();
+    transport.state = "blocked";
+    transport.restore();
+    assert.equal(client.state, "blocked");
+    const call = client.call("q", "1");
+    assert.equal(transport.published.length, 0);
+    transport.state = "open";
+    transport.unblock();
+    transport.reply(transport.last.properties.correlationId, "one");
+    assert.equal((await call).text(), "one");
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.call() rejects and forgets the call when a transport throws instead of rejecting",
+  async fn() {
+    const { transport, client } = setup();
+    transport.throwNextPublish = new Error("broken transport");
+    await assert.rejects(client.call("q", "1"), ConnectionLostError);
+    assert.equal(client.pending, 0);
+    assert.equal(client.inFlight, 0);
+    await client.close();
+  },
+});

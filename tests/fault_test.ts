@@ -415,3 +415,104 @@ Deno.test({
     assert.match(untrusted.stderr, /^Error: Cannot connect/m);
   },
 });
+
+/** A handler that takes `ms` and counts how often it ran for each body. */
+function slowHandler(ms: number, runs: Map<string, number>) {
+  return async (request: { text(): string }) => {
+    const body = request.text();
+    runs.set(body, (runs.get(body) ?? 0) + 1);
+    await delay(ms);
+    return `done ${body}`;
+  };
+}
+
+Deno.test({
+  ...opts,
+  name:
+    "a worker under a memory alarm answers each request once when the alarm clears, and still closes within its grace period",
+  async fn() {
+    await using broker = await startPrivateBroker({ name: "alarmworker" });
+    const queue = "fault_alarm_worker";
+    const runs = new Map<string, number>();
+    const server = await serve(
+      { url: broker.url, queue, prefetch: 3, gracePeriod: 500 },
+      slowHandler(1_500, runs),
+    );
+    try {
+      await using client = await RpcClient.connect({ url: broker.url });
+      const calls = ["a", "b", "c"].map((body) =>
+        client.call(queue, body, { timeout: 60_000 })
+      );
+      await waitFor(() => server.inFlight === 3, "three requests in hand");
+      await broker.ctl("set_vm_memory_high_watermark", "0");
+      try {
+        // The handlers finish while the broker refuses publishes: their
+        // replies wait for it instead of failing (and being run again).
+        await waitFor(() => runs.size === 3, "the three handlers");
+        await delay(2_000);
+      } finally {
+        await broker.ctl("set_vm_memory_high_watermark", "0.4");
+      }
+      const replies = await Promise.all(calls);
+      assert.deepEqual(replies.map((r) => r.text()), [
+        "done a",
+        "done b",
+        "done c",
+      ]);
+      assert.deepEqual([...runs.values()], [1, 1, 1]);
+
+      // Under the alarm again, with a request in hand: close() does not
+      // wait for the alarm to clear.
+      const late = client.call(queue, "d", { timeout: 5_000 });
+      await waitFor(() => server.inFlight === 1, "the fourth request");
+      await broker.ctl("set_vm_memory_high_watermark", "0");
+      try {
+        await delay(2_000);
+        await server.close();
+        assert.equal(server.state, "closed");
+      } finally {
+        await broker.ctl("set_vm_memory_high_watermark", "0.4");
+      }
+      // Answered if the reply left before the close, else a timeout: the
+      // request went back to the queue, and no worker is left.
+      const outcome = await late.then((r) => r.text(), (e) => e);
+      assert.ok(
+        outcome === "done d" || outcome instanceof TimeoutError,
+        String(outcome),
+      );
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "a closing worker that loses its connection does not reconnect",
+  async fn() {
+    await using broker = await startPrivateBroker({ name: "closing" });
+    const queue = "fault_closing";
+    const runs = new Map<string, number>();
+    const server = await serve(
+      { url: broker.url, queue, gracePeriod: 5_000 },
+      slowHandler(1_000, runs),
+    );
+    const events = watch(server);
+    try {
+      await using client = await RpcClient.connect({ url: broker.url });
+      const call = client.call(queue, "x", { timeout: 10_000 }).then(
+        () => undefined,
+        (error) => error,
+      );
+      await waitFor(() => server.inFlight === 1, "the request in hand");
+      const closing = server.close();
+      await broker.closeAllConnections();
+      await closing;
+      assert.ok((await call) instanceof ConnectionLostError);
+      assert.equal(server.state, "closed");
+      assert.deepEqual([...events.keys()], []);
+    } finally {
+      await server.close();
+    }
+  },
+});
