@@ -146,6 +146,42 @@ export function startCli(
   };
 }
 
+/** Options of {@linkcode startWorker}. */
+export interface WorkerOptions {
+  /** The broker (default: the shared one, through `AMQP_URL`). */
+  url?: string;
+  /** `--prefetch` (default 10). */
+  prefetch?: number;
+  /** More flags, e.g. `["--grace-period", "5000"]`. */
+  args?: string[];
+}
+
+/**
+ * Starts `deno task server` on `queue`, quiet, and waits until it
+ * consumes; the process is stopped (SIGTERM) when disposed of.
+ */
+export async function startWorker(
+  queue: string,
+  options: WorkerOptions = {},
+): Promise<CliProcess> {
+  const worker = startCli("server.ts", [
+    ...(options.url ? ["--url", options.url] : []),
+    "--queue",
+    queue,
+    "--prefetch",
+    String(options.prefetch ?? 10),
+    "--quiet",
+    ...(options.args ?? []),
+  ]);
+  try {
+    await worker.waitForLine("Awaiting RPC requests");
+  } catch (error) {
+    await worker[Symbol.asyncDispose]();
+    throw error;
+  }
+  return worker;
+}
+
 /** Runs one of the CLIs to completion. */
 export async function runCli(
   script: "server.ts" | "client.ts",

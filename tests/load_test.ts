@@ -14,33 +14,13 @@ import {
   AMQP_URL,
   type CliProcess,
   scratchQueue,
-  startCli,
+  startWorker,
 } from "./_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
-/** Starts a worker CLI on `queue` and waits until it consumes. */
-async function startWorker(
-  queue: string,
-  prefetch: number,
-  extra: string[] = [],
-): Promise<CliProcess> {
-  const worker = startCli("server.ts", [
-    "--queue",
-    queue,
-    "--prefetch",
-    String(prefetch),
-    "--quiet",
-    ...extra,
-  ]);
-  try {
-    await worker.waitForLine("Awaiting RPC requests");
-  } catch (error) {
-    await worker[Symbol.asyncDispose]();
-    throw error;
-  }
-  return worker;
-}
+/** Workers of the rolling restart: a grace period to finish in. */
+const ROLLING = { prefetch: 20, args: ["--grace-period", "5000"] };
 
 /** The n of call `i`, and its expected answer, from a small table. */
 function table(
@@ -59,8 +39,8 @@ Deno.test({
     "20,000 calls with 200 in flight across two worker processes are each answered once, with their own answer",
   async fn() {
     await using queue = scratchQueue("load");
-    await using _a = await startWorker(queue.name, 100);
-    await using _b = await startWorker(queue.name, 100);
+    await using _a = await startWorker(queue.name, { prefetch: 100 });
+    await using _b = await startWorker(queue.name, { prefetch: 100 });
     await using client = await RpcClient.connect({
       url: AMQP_URL,
       maxInFlight: 200,
@@ -151,8 +131,8 @@ Deno.test({
     "when one of two workers is killed with SIGKILL under load, every call is still answered exactly once",
   async fn() {
     await using queue = scratchQueue("sigkill");
-    await using victim = await startWorker(queue.name, 20);
-    await using _survivor = await startWorker(queue.name, 20);
+    await using victim = await startWorker(queue.name, { prefetch: 20 });
+    await using _survivor = await startWorker(queue.name, { prefetch: 20 });
     await using client = await RpcClient.connect({ url: AMQP_URL });
     // Large n keep requests in the workers' hands for a while, so that the
     // victim dies holding some.
@@ -190,10 +170,10 @@ Deno.test({
     const workers: CliProcess[] = [];
     try {
       workers.push(
-        await startWorker(queue.name, 20, ["--grace-period", "5000"]),
+        await startWorker(queue.name, ROLLING),
       );
       workers.push(
-        await startWorker(queue.name, 20, ["--grace-period", "5000"]),
+        await startWorker(queue.name, ROLLING),
       );
       await using client = await RpcClient.connect({ url: AMQP_URL });
       const { n, answer } = table([10, 5_000, 30_000, 60_000, 90_000]);
@@ -207,7 +187,7 @@ Deno.test({
           const status = await old.status();
           exits.push({ code: status.code, ms: performance.now() - signalled });
           workers.push(
-            await startWorker(queue.name, 20, ["--grace-period", "5000"]),
+            await startWorker(queue.name, ROLLING),
           );
         })());
       };
