@@ -29,6 +29,8 @@ export function directReplyNode(replyTo: string): string | null | undefined {
   let bytes: Uint8Array;
   try {
     const binary = atob(encoded);
+    // Only the padded base64 that the broker itself writes decodes there.
+    if (btoa(binary) !== encoded) return null;
     bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
   } catch {
     return null;
@@ -38,8 +40,9 @@ export function directReplyNode(replyTo: string): string | null | undefined {
 
 /**
  * Reads the node name of an Erlang pid in the external term format:
- * version 131, `PID_EXT` (103) or `NEW_PID_EXT` (88), an atom, then the id,
- * serial and creation fields, and nothing after them.
+ * version 131, `PID_EXT` (103) or `NEW_PID_EXT` (88), a UTF-8 atom, then
+ * the id, serial and creation fields, and nothing after them. (The broker
+ * fails on the Latin-1 atom types, 100 and 115, so they count as malformed.)
  */
 function pidNode(bytes: Uint8Array): string | null {
   if (bytes.length < 4 || bytes[0] !== 131) return null;
@@ -48,12 +51,12 @@ function pidNode(bytes: Uint8Array): string | null {
   let offset = 2;
   const atom = bytes[offset++];
   let length: number;
-  if (atom === 100 || atom === 118) {
-    // ATOM_EXT, ATOM_UTF8_EXT: two-byte length.
+  if (atom === 118) {
+    // ATOM_UTF8_EXT: two-byte length.
     length = (bytes[offset] << 8) | bytes[offset + 1];
     offset += 2;
-  } else if (atom === 115 || atom === 119) {
-    // SMALL_ATOM_EXT, SMALL_ATOM_UTF8_EXT: one-byte length.
+  } else if (atom === 119) {
+    // SMALL_ATOM_UTF8_EXT: one-byte length.
     length = bytes[offset++];
   } else {
     return null;

@@ -284,7 +284,14 @@ function guardParser(connection: AMQPClient, logger?: Logger): void {
           );
         }
       }
-      Promise.all(rejects).finally(() => socket.destroy(error));
+      // Close the writing side and keep reading (and dropping) until the
+      // broker closes: destroying a socket with unread input sends a reset,
+      // and the broker would lose the rejects still in its buffers.
+      Promise.all(rejects).finally(() => {
+        const timer = setTimeout(() => socket.destroy(error), 2_000);
+        socket.once("close", () => clearTimeout(timer));
+        socket.end();
+      });
     }
   });
 }

@@ -14,12 +14,7 @@ import {
   openConnection,
 } from "./connection.ts";
 import type { ConnectionOptions } from "./connection.ts";
-import type {
-  AMQPClient,
-  AMQPConsumer,
-  AMQPMessage,
-  Field,
-} from "./deps.ts";
+import type { AMQPClient, AMQPConsumer, AMQPMessage, Field } from "./deps.ts";
 import { ConnectionLostError, HandlerError, RpcError } from "./errors.ts";
 import { ConnectionEvent, type ConnectionEventType } from "./events.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -471,9 +466,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   #track(message: AMQPMessage): Promise<void> {
     const work = this.#handle(message).catch((error) => {
       const reason = error instanceof Error ? error.message : "unknown error";
+      const connection = message.channel.connection as AMQPClient;
+      const socket = connection.socket;
       if (
-        message.channel.closed ||
-        message.channel.connection !== this.#supervisor.connection
+        message.channel.closed || connection !== this.#supervisor.connection ||
+        !socket || socket.destroyed || socket.writableEnded
       ) {
         // The connection went away under the reply: the broker redelivers
         // the request, so nothing is lost.
