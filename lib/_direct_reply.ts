@@ -17,6 +17,7 @@
  */
 
 const PREFIX = "amq.rabbitmq.reply-to.";
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The node name a direct reply-to address encodes (as the broker encodes
@@ -64,9 +65,7 @@ function pidNode(bytes: Uint8Array): string | null {
   const rest = tag === 103 ? 9 : 12;
   if (length === 0 || offset + length + rest !== bytes.length) return null;
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(
-      bytes.subarray(offset, offset + length),
-    );
+    return strictUtf8.decode(bytes.subarray(offset, offset + length));
   } catch {
     return null;
   }
@@ -77,13 +76,26 @@ export class DirectReplyNodes {
   readonly #good = new Set<string>();
   readonly #bad = new Set<string>();
   readonly #probing = new Map<string, Promise<boolean>>();
+  // A client keeps one address for its connection's life: decode each once.
+  readonly #decoded = new Map<string, string | null | undefined>();
+
+  #nodeOf(replyTo: string): string | null | undefined {
+    let node = this.#decoded.get(replyTo);
+    if (node === undefined && !this.#decoded.has(replyTo)) {
+      node = directReplyNode(replyTo);
+      if (this.#decoded.size >= 1_000) this.#decoded.clear();
+      this.#decoded.set(replyTo, node);
+    }
+    return node;
+  }
 
   /**
    * `plain` (not a direct reply-to address), `good`, `bad` (malformed, or a
    * node the broker did not know), or `unknown` (to be probed).
    */
   verdict(replyTo: string): "plain" | "good" | "bad" | "unknown" {
-    const node = directReplyNode(replyTo);
+    if (!replyTo.startsWith(PREFIX)) return "plain";
+    const node = this.#nodeOf(replyTo);
     if (node === undefined) return "plain";
     if (node === null) return "bad";
     if (this.#good.has(node)) return "good";
@@ -96,7 +108,7 @@ export class DirectReplyNodes {
    * outcome) and remembers whether the node is real.
    */
   probe(replyTo: string, probe: () => Promise<boolean>): Promise<boolean> {
-    const node = directReplyNode(replyTo);
+    const node = this.#nodeOf(replyTo);
     if (!node) return Promise.resolve(false);
     let running = this.#probing.get(node);
     if (!running) {

@@ -571,7 +571,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     if (correlationId !== undefined) {
       replyProperties.correlationId = correlationId;
     }
-    if (this.#nodes.verdict(replyTo) === "unknown") {
+    const verdict = this.#nodes.verdict(replyTo);
+    if (verdict === "unknown") {
       // A direct reply-to address of a node not seen before: the first
       // reply goes out on a connection of its own, in case the broker
       // closes it for an address it cannot decode.
@@ -589,7 +590,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         await message.ack();
         return;
       }
-    } else if (this.#nodes.verdict(replyTo) === "bad") {
+    } else if (verdict === "bad") {
+      // Found bad by another request's probe meanwhile.
       await message.ack();
       return;
     }

@@ -1934,22 +1934,7 @@ Deno.test({
       );
     } finally {
       closing = true;
-      if (server) {
-        const closed = await within(
-          server.close().then(() => true, () => true),
-          15_000,
-        );
-        if (!closed) console.log("fuzz: the worker did not close in 15 s");
-      }
-      if (connection) {
-        try {
-          const channel = await connection.createChannel();
-          await channel.deleteQueue(queue);
-        } catch {
-          // The connection is gone; the queue is left behind.
-        }
-        await connection.close().catch(() => {});
-      }
+      await tearDown("fuzz", server, connection, queue);
       globalThis.removeEventListener("error", onError);
       globalThis.removeEventListener("unhandledrejection", onRejection);
     }
@@ -2177,24 +2162,37 @@ Deno.test({
         }
       }
     } finally {
-      if (server) {
-        const closed = await within(
-          server.close().then(() => true, () => true),
-          15_000,
-        );
-        if (!closed) console.log("unreadable: the worker did not close");
-      }
-      if (connection) {
-        try {
-          const channel = await connection.createChannel();
-          await channel.deleteQueue(queue);
-        } catch {
-          // The connection is gone; the queue is left behind.
-        }
-        await connection.close().catch(() => {});
-      }
+      await tearDown("unreadable", server, connection, queue);
       globalThis.removeEventListener("error", onError);
       globalThis.removeEventListener("unhandledrejection", onRejection);
     }
   },
 });
+
+/**
+ * Closes the worker (giving up after 15 s: a wedged worker is reported, not
+ * waited for), deletes the queue and closes the fuzzer's connection.
+ */
+async function tearDown(
+  label: string,
+  server: RpcServer | undefined,
+  connection: Connection | undefined,
+  queue: string,
+): Promise<void> {
+  if (server) {
+    const closed = await within(
+      server.close().then(() => true, () => true),
+      15_000,
+    );
+    if (!closed) console.log(`${label}: the worker did not close in 15 s`);
+  }
+  if (connection) {
+    try {
+      const channel = await connection.createChannel();
+      await channel.deleteQueue(queue);
+    } catch {
+      // The connection is gone; the queue is left behind.
+    }
+    await connection.close().catch(() => {});
+  }
+}
