@@ -245,6 +245,9 @@ export function connectionError(url: string, cause: unknown): ConnectionError {
  */
 export const MANUAL_ACK_TAG = "rabbit-rpc.ack.";
 
+/** How long the broker gets to act on a reject before the connection ends. */
+const REJECT_GRACE = 250;
+
 /**
  * Makes a frame that amqp-client cannot parse (it reads header tables
  * recursively, so a table nested a few thousand levels deep overflows the
@@ -284,13 +287,17 @@ function guardParser(connection: AMQPClient, logger?: Logger): void {
           );
         }
       }
-      // Close the writing side and keep reading (and dropping) until the
-      // broker closes: destroying a socket with unread input sends a reset,
-      // and the broker would lose the rejects still in its buffers.
+      // Give the broker's channel a moment to act on the rejects (a
+      // connection that ends first takes its channel's unprocessed work with
+      // it), then close the writing side and keep reading (and dropping)
+      // until the broker closes: destroying a socket with unread input sends
+      // a reset, and the broker would lose what is still in its buffers.
       Promise.all(rejects).finally(() => {
-        const timer = setTimeout(() => socket.destroy(error), 2_000);
+        let timer = setTimeout(() => {
+          timer = setTimeout(() => socket.destroy(error), 2_000);
+          socket.end();
+        }, rejects.length > 0 ? REJECT_GRACE : 0);
         socket.once("close", () => clearTimeout(timer));
-        socket.end();
       });
     }
   });
