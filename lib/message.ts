@@ -121,26 +121,38 @@ export class RpcReply extends RpcMessage {}
  * ```
  */
 export class RpcRequest extends RpcMessage {
+  /** The caller's deadline in epoch milliseconds, if it sent one. */
+  readonly deadline: number | undefined;
+  /** Whether the broker delivered this request before (to a worker that died). */
+  readonly redelivered: boolean;
+  #signal: AbortSignal | (() => AbortSignal);
+
+  /**
+   * Wraps a delivered request. `signal` may be a function that makes the
+   * signal: it is then called once, the first time a handler reads it.
+   */
+  constructor(
+    body: Uint8Array,
+    properties: MessageProperties,
+    init: {
+      signal: AbortSignal | (() => AbortSignal);
+      deadline?: number;
+      redelivered?: boolean;
+    },
+  ) {
+    super(body, properties);
+    this.#signal = init.signal;
+    this.deadline = init.deadline;
+    this.redelivered = init.redelivered ?? false;
+  }
+
   /**
    * Aborts when the caller's deadline (the `x-deadline` header) passes, or
    * when the server is closing and its grace period has run out. A request
    * without a deadline is never aborted while the server runs.
    */
-  readonly signal: AbortSignal;
-  /** The caller's deadline in epoch milliseconds, if it sent one. */
-  readonly deadline: number | undefined;
-  /** Whether the broker delivered this request before (to a worker that died). */
-  readonly redelivered: boolean;
-
-  /** Wraps a delivered request. */
-  constructor(
-    body: Uint8Array,
-    properties: MessageProperties,
-    init: { signal: AbortSignal; deadline?: number; redelivered?: boolean },
-  ) {
-    super(body, properties);
-    this.signal = init.signal;
-    this.deadline = init.deadline;
-    this.redelivered = init.redelivered ?? false;
+  get signal(): AbortSignal {
+    if (typeof this.#signal === "function") this.#signal = this.#signal();
+    return this.#signal;
   }
 }

@@ -540,7 +540,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       if (outcome) {
         this.#logger.debug(`Answered message ${messageId} from the cache`);
       } else {
-        outcome = this.#run(message, deadline, now);
+        outcome = this.#run(message, deadline);
         if (idempotent) this.#cache.set(messageId, outcome);
       }
       reply = await outcome;
@@ -634,33 +634,37 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   async #run(
     message: AMQPMessage,
     deadline: number | undefined,
-    now: number,
   ): Promise<CachedReply | undefined> {
-    const controller = new AbortController();
+    // The signal, its timer and its listener cost more than many a handler:
+    // they are made only if the handler asks for the signal.
     const stop = this.#stop.signal;
-    const onStop = () => controller.abort(stop.reason);
-    stop.addEventListener("abort", onStop, { once: true });
-    const timer = deadline === undefined || deadline - now > MAX_TIMER
-      ? undefined
-      : setTimeout(
-        () =>
-          controller.abort(
-            new HandlerError(
-              "DEADLINE_EXCEEDED",
-              "The caller's deadline passed",
+    let controller: AbortController | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onStop = () => controller!.abort(stop.reason);
+    const signal = (): AbortSignal => {
+      controller = new AbortController();
+      if (stop.aborted) controller.abort(stop.reason);
+      else stop.addEventListener("abort", onStop, { once: true });
+      const left = deadline === undefined ? Infinity : deadline - Date.now();
+      if (left <= MAX_TIMER) {
+        timer = setTimeout(
+          () =>
+            controller!.abort(
+              new HandlerError(
+                "DEADLINE_EXCEEDED",
+                "The caller's deadline passed",
+              ),
             ),
-          ),
-        deadline - now,
-      );
+          Math.max(0, left),
+        );
+      }
+      return controller.signal;
+    };
     try {
       const request = new RpcRequest(
         message.body ?? EMPTY,
         message.properties as MessageProperties,
-        {
-          signal: controller.signal,
-          deadline,
-          redelivered: message.redelivered,
-        },
+        { signal, deadline, redelivered: message.redelivered },
       );
       const result = await this.#handler(request);
       if (typeof result === "string") {
@@ -676,7 +680,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       );
     } catch (error) {
       if (
-        controller.signal.aborted && controller.signal.reason === stop.reason
+        controller?.signal.aborted && controller.signal.reason === stop.reason
       ) {
         return undefined;
       }
@@ -686,8 +690,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       }
       return errorReply(body);
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      stop.removeEventListener("abort", onStop);
+      if (controller) {
+        clearTimeout(timer);
+        stop.removeEventListener("abort", onStop);
+      }
     }
   }
 }
