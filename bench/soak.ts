@@ -68,7 +68,7 @@ interface Worker {
   stop(): Promise<void>;
 }
 
-async function main(args: string[]): Promise<number> {
+export async function main(args: string[]): Promise<number> {
   let flags;
   try {
     flags = parseArgs({
