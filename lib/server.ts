@@ -6,6 +6,7 @@
  * @module
  */
 
+import { AckBatcher } from "./_ack_batcher.ts";
 import { DirectReplyNodes } from "./_direct_reply.ts";
 import {
   closeConnection,
@@ -270,6 +271,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly #logger: Logger;
   readonly #cache: ReplyCache;
   readonly #nodes = new DirectReplyNodes();
+  #acks?: AckBatcher;
   readonly #running = new Set<Promise<void>>();
   readonly #stop = new AbortController();
   #consumer?: AMQPConsumer;
@@ -367,6 +369,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       if (!channel.closed && !this.#closing) lose(error);
     });
     this.#consumer = consumer;
+    this.#acks = new AckBatcher(channel);
   }
 
   /**
@@ -480,8 +483,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       this.#logger.error(`Failed to answer a request: ${reason}`);
       // Never leave a request unacked: it would hold a prefetch slot for
       // good. Requeue it once for another try; drop it if it failed before.
-      if (!message.isAcked && !message.channel.closed) {
-        message.nack(!message.redelivered).catch(() => {});
+      if (!this.#settledAlready(message) && !message.channel.closed) {
+        this.#nack(message, !message.redelivered).catch(() => {});
       }
     });
     this.#running.add(work);
@@ -497,7 +500,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
           properties.correlationId ?? "none"
         })`,
       );
-      await message.ack();
+      await this.#ack(message);
       return;
     }
     const correlationId = properties.correlationId;
@@ -511,7 +514,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       this.#logger.warn(
         `Dropped a request whose reply_to or correlation_id cannot be answered`,
       );
-      await message.ack();
+      await this.#ack(message);
       return;
     }
     const deadline = deadlineOf(properties.headers);
@@ -547,7 +550,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       if (reply === undefined) {
         // Stopped because this worker is closing, not because the request
         // is bad: hand it back to the queue for another worker to answer.
-        if (!message.channel.closed) await message.nack(true);
+        if (!message.channel.closed) await this.#nack(message, true);
         return;
       }
     }
@@ -587,12 +590,12 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         );
       }
       if (!good || probed) {
-        await message.ack();
+        await this.#ack(message);
         return;
       }
     } else if (verdict === "bad") {
       // Found bad by another request's probe meanwhile.
-      await message.ack();
+      await this.#ack(message);
       return;
     }
     // The ack follows the reply on the same channel, so the broker always
@@ -606,7 +609,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       replyProperties,
     );
     if ((await Promise.race([published, notYet])) === PENDING) {
-      await Promise.all([published, message.ack()]);
+      await Promise.all([published, this.#ack(message)]);
     }
   }
 
@@ -639,6 +642,27 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     } finally {
       await closeConnection(connection);
     }
+  }
+
+  /** Acks the delivery, in a batch with the others of this turn. */
+  #ack(message: AMQPMessage): Promise<void> {
+    const acks = this.#acks;
+    return acks?.channel === message.channel
+      ? acks.ack(message.deliveryTag)
+      : message.ack();
+  }
+
+  #nack(message: AMQPMessage, requeue: boolean): Promise<void> {
+    const acks = this.#acks;
+    if (acks?.channel === message.channel) acks.settled(message.deliveryTag);
+    return message.nack(requeue);
+  }
+
+  #settledAlready(message: AMQPMessage): boolean {
+    const acks = this.#acks;
+    return acks?.channel === message.channel
+      ? acks.isSettled(message.deliveryTag)
+      : message.isAcked;
   }
 
   /** Runs the handler; `undefined` if it was stopped by a close. */

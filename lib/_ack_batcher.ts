@@ -1,0 +1,103 @@
+/**
+ * Acknowledging a worker's deliveries in batches: one `basic.ack` with
+ * `multiple` for every run of consecutive delivery tags settled in one turn
+ * of the event loop, instead of one frame per request, which the broker
+ * would each process on its own.
+ *
+ * @module
+ */
+
+import { nextTick } from "node:process";
+import type { AMQPChannel } from "./deps.ts";
+
+/**
+ * Delivery tags of one channel, settled in any order. Acks are sent at the
+ * end of the turn they were asked for, never later: the longest run of
+ * consecutive settled tags from the lowest outstanding one goes as one
+ * `multiple` ack, and acks above a gap (a request still running) go one by
+ * one, so a slow request never holds back the acks of faster ones.
+ */
+export class AckBatcher {
+  /** The channel whose delivery tags these are. */
+  readonly channel: AMQPChannel;
+  // Delivery tags start at 1 on a new channel and grow by one per delivery.
+  #lowest = 1;
+  // Settled tags above #lowest: true if an ack is still to be sent.
+  readonly #settled = new Map<number, boolean>();
+  #scheduled = false;
+
+  /** Makes a batcher for the deliveries of `channel`. */
+  constructor(channel: AMQPChannel) {
+    this.channel = channel;
+  }
+
+  /** Whether the delivery with `tag` was acked, nacked or rejected. */
+  isSettled(tag: number): boolean {
+    return tag < this.#lowest || this.#settled.has(tag);
+  }
+
+  /**
+   * Acks the delivery at the end of this turn; resolves once the ack is
+   * written (rejects if the channel closed first).
+   */
+  ack(tag: number): Promise<void> {
+    if (this.isSettled(tag)) return Promise.resolve();
+    this.#settled.set(tag, true);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      nextTick(() => this.#flush());
+    }
+    return this.#written();
+  }
+
+  /** Records that the delivery was settled otherwise (nacked, rejected). */
+  settled(tag: number): void {
+    if (this.isSettled(tag)) return;
+    this.#settled.set(tag, false);
+    this.#advance();
+  }
+
+  #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+
+  #written(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+    });
+  }
+
+  /**
+   * Moves #lowest past settled tags; returns the highest of them still to
+   * be acked (0 if none). The multiple ack must name a tag that is still
+   * outstanding: the broker refuses one already acked or nacked.
+   */
+  #advance(): number {
+    let last = 0;
+    for (;;) {
+      const toAck = this.#settled.get(this.#lowest);
+      if (toAck === undefined) return last;
+      if (toAck) last = this.#lowest;
+      this.#settled.delete(this.#lowest);
+      this.#lowest++;
+    }
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const sends: Promise<void>[] = [];
+    // Every tag below #lowest is settled; `multiple` acks those of them
+    // still outstanding, up to the last one that asked for an ack.
+    const last = this.#advance();
+    if (last > 0) sends.push(this.channel.basicAck(last, true));
+    for (const [tag, toAck] of this.#settled) {
+      if (!toAck) continue;
+      this.#settled.set(tag, false);
+      sends.push(this.channel.basicAck(tag, false));
+    }
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    Promise.all(sends).then(
+      () => waiters.forEach((w) => w.resolve()),
+      (error) => waiters.forEach((w) => w.reject(error)),
+    );
+  }
+}
