@@ -314,8 +314,16 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         };
         signal.addEventListener("abort", call.onAbort, { once: true });
       }
-      pending.add(id, call);
-      this.#pump();
+      if (
+        this.#state === "open" && pending.waiting === 0 &&
+        pending.inFlight < this.#maxInFlight
+      ) {
+        pending.add(id, call, true);
+        this.#publish(id, call);
+      } else {
+        pending.add(id, call);
+        this.#pump();
+      }
     });
   }
 
@@ -352,8 +360,13 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   }
 
   #send(id: string, call: PendingCall): void {
+    this.#pending.markSent(id, call);
+    this.#publish(id, call);
+  }
+
+  /** Publishes a call already counted as sent. */
+  #publish(id: string, call: PendingCall): void {
     const pending = this.#pending;
-    pending.markSent(id, call);
     const attempt = call.attempts;
     const user = call.properties;
     const properties: MessageProperties = user ? { ...user } : {};

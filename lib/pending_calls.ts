@@ -84,10 +84,19 @@ export class PendingCalls {
     return this.#waiting.size;
   }
 
-  /** Registers a call, waiting to be sent. */
-  add(id: string, call: PendingCall): void {
+  /**
+   * Registers a call: waiting to be sent, or, with `sending`, about to be
+   * published at once (it skips the waiting list: the common case).
+   */
+  add(id: string, call: PendingCall, sending = false): void {
     this.#calls.set(id, call);
-    this.#waiting.set(id, call);
+    if (sending) {
+      call.sent = true;
+      call.attempts++;
+      this.#inFlight++;
+    } else {
+      this.#waiting.set(id, call);
+    }
   }
 
   /** The call with this id, if it is not settled. */
