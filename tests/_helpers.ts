@@ -22,6 +22,25 @@ export function uniqueQueue(label: string): string {
   return `test.${label}.${Deno.pid}.${Date.now().toString(36)}.${counter++}`;
 }
 
+/**
+ * Polls `condition` every 10 ms until it holds. The limit only turns a hang
+ * into a failure that says what never happened: tests assert outcomes, and
+ * times are never asserted.
+ */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what = "the condition",
+  limit = 60_000,
+): Promise<void> {
+  const end = performance.now() + limit;
+  while (!(await condition())) {
+    if (performance.now() > end) {
+      throw new Error(`Gave up waiting for ${what} after ${limit} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** A Deno subprocess running one of the CLIs, with its output collected. */
 export interface CliProcess extends AsyncDisposable {
   /** The child process. */

@@ -20,7 +20,7 @@ import {
 import { fib } from "../lib/fib.ts";
 import { fibHandler } from "../lib/fib_service.ts";
 import { serve } from "../lib/server.ts";
-import { runCli, startWorker } from "./_helpers.ts";
+import { runCli, startWorker, waitFor } from "./_helpers.ts";
 import { type PrivateBroker, startPrivateBroker } from "./_private_broker.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -97,25 +97,6 @@ function callStream(
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Polls `condition` every 10 ms until it holds. The limit only turns a hang
- * into a failure that says what never happened: recovery is asserted, and
- * its time only reported, never asserted.
- */
-async function waitFor(
-  condition: () => boolean,
-  what = "the condition",
-  limit = 60_000,
-): Promise<void> {
-  const end = performance.now() + limit;
-  while (!condition()) {
-    if (performance.now() > end) {
-      throw new Error(`Gave up waiting for ${what} after ${limit} ms`);
-    }
-    await delay(10);
-  }
 }
 
 /** The time of the first success after `since`, once there is one. */

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { closeConnection, openConnection } from "../lib/connection.ts";
+import { waitFor } from "./_helpers.ts";
 import { startPrivateBroker } from "./_private_broker.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -56,18 +57,6 @@ async function readSome(conn: Deno.Conn): Promise<Uint8Array> {
   const n = await conn.read(buffer);
   assert.ok(n !== null && n > 0, "the broker closed without answering");
   return buffer.subarray(0, n);
-}
-
-/** Polls `check` until it holds, for at most `limit` ms. */
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  limit = 10_000,
-): Promise<void> {
-  const end = Date.now() + limit;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 Deno.test({
@@ -140,7 +129,7 @@ Deno.test({
       const closedBy: string[] = [];
       conn.onerror = (error) => closedBy.push(error.message);
       await broker.closeAllConnections();
-      await eventually(() => conn.closed);
+      await waitFor(() => conn.closed);
       assert.match(closedBy.join("\n"), /test/);
     } finally {
       await closeConnection(conn);

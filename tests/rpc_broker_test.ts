@@ -16,20 +16,11 @@ import {
 import { fib } from "../lib/fib.ts";
 import { fibHandler } from "../lib/fib_service.ts";
 import { QueueError, serve } from "../lib/server.ts";
-import { AMQP_URL, scratchQueue } from "./_helpers.ts";
+import { AMQP_URL, scratchQueue, waitFor } from "./_helpers.ts";
 import { rawPeer } from "./_amqp_peer.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 const url = AMQP_URL;
-
-/** Polls `check` until it holds, for at most `limit` ms. */
-async function eventually(check: () => Promise<boolean>, limit = 10_000) {
-  const end = Date.now() + limit;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 Deno.test({
   ...opts,
@@ -150,7 +141,7 @@ Deno.test({
     assert.equal(client.pending, 0);
     // The request carried its timeout as its expiration: the broker drops
     // it, so no worker started later answers a call nobody awaits.
-    await eventually(async () => (await peer.messageCount(queue)) === 0);
+    await waitFor(async () => (await peer.messageCount(queue)) === 0);
   },
 });
 
@@ -600,7 +591,7 @@ Deno.test({
     await peer.channel.deleteQueue(queue);
     // The broker cancels the consumer (consumer_cancel_notify); the worker
     // sets itself up again on a new connection.
-    await eventually(() => Promise.resolve(reconnected));
+    await waitFor(() => reconnected, "the worker to reconnect");
     assert.equal(server.state, "open");
     assert.equal((await client.call(queue, "11")).text(), "89");
   },
@@ -678,7 +669,7 @@ Deno.test({
     assert.equal(reply.body, "55");
     await using client = await RpcClient.connect({ url });
     assert.equal((await client.call(queue, "11")).text(), "89");
-    await eventually(async () => (await peer.messageCount(queue)) === 0);
+    await waitFor(async () => (await peer.messageCount(queue)) === 0);
     assert.equal(disconnects, 0);
     assert.equal(server.state, "open");
   },
