@@ -24,7 +24,8 @@ export class AckBatcher {
   #lowest = 1;
   // Settled tags above #lowest: true if an ack is still to be sent.
   readonly #settled = new Map<number, boolean>();
-  #scheduled = false;
+  // The acks asked for in this turn, written together: one promise for all.
+  #batch?: PromiseWithResolvers<void>;
 
   /** Makes a batcher for the deliveries of `channel`. */
   constructor(channel: AMQPChannel) {
@@ -43,11 +44,11 @@ export class AckBatcher {
   ack(tag: number): Promise<void> {
     if (this.isSettled(tag)) return Promise.resolve();
     this.#settled.set(tag, true);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
+    if (!this.#batch) {
+      this.#batch = Promise.withResolvers<void>();
       nextTick(() => this.#flush());
     }
-    return this.#written();
+    return this.#batch.promise;
   }
 
   /** Records that the delivery was settled otherwise (nacked, rejected). */
@@ -55,14 +56,6 @@ export class AckBatcher {
     if (this.isSettled(tag)) return;
     this.#settled.set(tag, false);
     this.#advance();
-  }
-
-  #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
-
-  #written(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-    });
   }
 
   /**
@@ -82,7 +75,8 @@ export class AckBatcher {
   }
 
   #flush(): void {
-    this.#scheduled = false;
+    const batch = this.#batch!;
+    this.#batch = undefined;
     const sends: Promise<void>[] = [];
     // Every tag below #lowest is settled; `multiple` acks those of them
     // still outstanding, up to the last one that asked for an ack.
@@ -93,11 +87,6 @@ export class AckBatcher {
       this.#settled.set(tag, false);
       sends.push(this.channel.basicAck(tag, false));
     }
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    Promise.all(sends).then(
-      () => waiters.forEach((w) => w.resolve()),
-      (error) => waiters.forEach((w) => w.reject(error)),
-    );
+    Promise.all(sends).then(() => batch.resolve(), batch.reject);
   }
 }

@@ -675,9 +675,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     const stop = this.#stop.signal;
     let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const onStop = () => controller!.abort(stop.reason);
+    let onStop: (() => void) | undefined;
     const signal = (): AbortSignal => {
       controller = new AbortController();
+      onStop = () => controller!.abort(stop.reason);
       if (stop.aborted) controller.abort(stop.reason);
       else stop.addEventListener("abort", onStop, { once: true });
       const left = deadline === undefined ? Infinity : deadline - Date.now();
@@ -725,7 +726,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       }
       return errorReply(body);
     } finally {
-      if (controller) {
+      if (onStop) {
         clearTimeout(timer);
         stop.removeEventListener("abort", onStop);
       }
