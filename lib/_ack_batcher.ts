@@ -7,12 +7,13 @@
  * @module
  */
 
-import { nextTick } from "node:process";
-import type { AMQPChannel } from "./deps.ts";
+import { beforeFlush } from "./connection.ts";
+import type { AMQPChannel, AMQPClient } from "./deps.ts";
 
 /**
  * Delivery tags of one channel, settled in any order. Acks are sent at the
- * end of the turn they were asked for, never later: the longest run of
+ * end of the turn they were asked for, never later, in the same socket write
+ * as the replies of that turn: the longest run of
  * consecutive settled tags from the lowest outstanding one goes as one
  * `multiple` ack, and acks above a gap (a request still running) go one by
  * one, so a slow request never holds back the acks of faster ones.
@@ -46,7 +47,10 @@ export class AckBatcher {
     this.#settled.set(tag, true);
     if (!this.#batch) {
       this.#batch = Promise.withResolvers<void>();
-      nextTick(() => this.#flush());
+      beforeFlush(
+        this.channel.connection as AMQPClient,
+        () => this.#flush(),
+      );
     }
     return this.#batch.promise;
   }

@@ -126,7 +126,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   readonly #timeout: number;
   readonly #maxInFlight: number;
   readonly #maxReplyBytes: number;
-  readonly #pending = new PendingCalls();
+  readonly #pending = new PendingCalls((id, call) => this.#expire(id, call));
   // Correlation ids are a per-client random prefix and a counter: unique,
   // cheap to make, and cheap to look up.
   readonly #prefix = crypto.randomUUID().slice(0, 8) + ".";
@@ -291,21 +291,6 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         attempts: 0,
         sent: false,
       };
-      if (timeout !== Infinity) {
-        call.timer = setTimeout(() => {
-          if (!pending.take(id)) return;
-          // A call that never left names what held it back.
-          const cause = call.attempts > 0
-            ? undefined
-            : this.#state === "blocked"
-            ? new Error("The broker blocked publishing")
-            : this.#state === "reconnecting"
-            ? this.#lastLoss
-            : undefined;
-          reject(new TimeoutError(queue, timeout, { cause }));
-          this.#pump();
-        }, timeout);
-      }
       if (signal) {
         call.signal = signal;
         call.onAbort = () => {
@@ -345,6 +330,21 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   /** Closes the client; for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** Rejects a call whose timeout passed. */
+  #expire(id: string, call: PendingCall): void {
+    this.#pending.take(id);
+    // A call that never left names what held it back.
+    const cause = call.attempts > 0
+      ? undefined
+      : this.#state === "blocked"
+      ? new Error("The broker blocked publishing")
+      : this.#state === "reconnecting"
+      ? this.#lastLoss
+      : undefined;
+    call.reject(new TimeoutError(call.queue, call.timeout, { cause }));
+    this.#pump();
   }
 
   /** Sends waiting calls while the connection takes them. */

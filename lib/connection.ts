@@ -305,31 +305,72 @@ function guardParser(connection: AMQPClient, logger?: Logger): void {
   });
 }
 
+/** The write coalescer of each connection that has one. */
+const coalescers = new WeakMap<AMQPClient, Coalescer>();
+
+interface Coalescer {
+  /** Corks the socket (if not yet) and schedules the flush. */
+  hold(): void;
+  /** Work to do just before the flush, in the same write. */
+  readonly tasks: (() => void)[];
+}
+
 /**
  * Gathers the frames written in one turn of the event loop into one socket
  * write: amqp-client writes each publish and each ack on its own, and a
  * system call per frame was a fifth of the CPU time of client and worker
- * alike. The socket is corked at the first frame and uncorked once the
- * current work is done (`nextTick`), before any I/O is waited for,
- * so no frame waits for a later event.
+ * alike (and each write is a TCP segment the broker reads on its own). The
+ * socket is corked at the first frame and uncorked once the current work is
+ * done (`nextTick`, which runs after the promise jobs of this turn), before
+ * any I/O is waited for, so no frame waits for a later event.
  */
 function coalesceWrites(connection: AMQPClient): void {
   const socket = connection.socket;
   if (!socket) return;
   const send = connection.send.bind(connection);
   let corked = false;
+  const tasks: (() => void)[] = [];
   const flush = () => {
+    // Tasks may write more frames: they join this write.
+    for (let i = 0; i < tasks.length; i++) {
+      try {
+        tasks[i]();
+      } catch {
+        // A task handles its own failures; the others still run.
+      }
+    }
+    tasks.length = 0;
     corked = false;
     socket.uncork();
   };
-  connection.send = (bytes: Uint8Array): Promise<void> => {
+  const hold = () => {
     if (!corked) {
       corked = true;
       socket.cork();
       nextTick(flush);
     }
+  };
+  coalescers.set(connection, { hold, tasks });
+  connection.send = (bytes: Uint8Array): Promise<void> => {
+    hold();
     return send(bytes);
   };
+}
+
+/**
+ * Runs `task` at the end of this turn of the event loop, just before the
+ * frames written in it go out, so that frames the task writes (acks, say)
+ * leave in the same socket write. Without a write coalescer (a connection
+ * not opened by {@linkcode openConnection}) it runs on `nextTick`.
+ */
+export function beforeFlush(connection: AMQPClient, task: () => void): void {
+  const coalescer = coalescers.get(connection);
+  if (coalescer === undefined) {
+    nextTick(task);
+    return;
+  }
+  coalescer.tasks.push(task);
+  coalescer.hold();
 }
 
 /** How long a close waits for the broker's `close-ok`, in milliseconds. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { Deadlines } from "./_deadlines.ts";
 import type { MessageProperties } from "./message.ts";
 import type { RpcReply } from "./message.ts";
 
@@ -30,8 +31,6 @@ export interface PendingCall {
   attempts: number;
   /** Whether it is published and not yet answered (in flight). */
   sent: boolean;
-  /** The timeout timer, if the call has a timeout. */
-  timer?: ReturnType<typeof setTimeout>;
   /** The caller's signal, if any, and the listener added to it. */
   signal?: AbortSignal;
   /** The `abort` listener added to `signal`. */
@@ -43,8 +42,9 @@ export interface PendingCall {
  * is down or blocked, or too many calls are in flight) or sent. An entry is
  * added when the call is made and taken out exactly once: by its reply, its
  * return, its timeout, its abort, a failed publish, the loss of the
- * connection, or the client's close. Taking an entry out also stops its
- * timer and abort listener, so a settled call leaves nothing behind.
+ * connection, or the client's close. Taking an entry out also removes its
+ * abort listener. Deadlines share one timer (see `_deadlines.ts`), which
+ * {@linkcode PendingCalls.stopTimer} stops.
  *
  * @example
  * ```ts
@@ -68,6 +68,20 @@ export class PendingCalls {
   // The calls not yet sent, in the order they were made (or sent back).
   readonly #waiting = new Map<string, PendingCall>();
   #inFlight = 0;
+  readonly #deadlines?: Deadlines;
+
+  /**
+   * With `expire`, calls with a finite timeout are handed to it once it has
+   * passed since they were added (still pending; `expire` takes them out).
+   */
+  constructor(expire?: (id: string, call: PendingCall) => void) {
+    if (expire) {
+      this.#deadlines = new Deadlines({
+        isLive: (id) => this.#calls.has(id),
+        expire: (id) => expire(id, this.#calls.get(id)!),
+      });
+    }
+  }
 
   /** The number of calls not yet settled. */
   get size(): number {
@@ -90,6 +104,9 @@ export class PendingCalls {
    */
   add(id: string, call: PendingCall, sending = false): void {
     this.#calls.set(id, call);
+    if (call.timeout !== Infinity) {
+      this.#deadlines?.add(id, performance.now() + call.timeout);
+    }
     if (sending) {
       call.sent = true;
       call.attempts++;
@@ -132,7 +149,7 @@ export class PendingCalls {
   }
 
   /**
-   * Takes a call out and stops its timer and abort listener; `undefined`
+   * Takes a call out and removes its abort listener; `undefined`
    * if it is unknown or already settled.
    */
   take(id: string | undefined): PendingCall | undefined {
@@ -142,16 +159,28 @@ export class PendingCalls {
     this.#calls.delete(id);
     if (call.sent) this.#inFlight--;
     else this.#waiting.delete(id);
-    if (call.timer !== undefined) clearTimeout(call.timer);
+    if (call.timeout !== Infinity) this.#deadlines?.settled();
     if (call.onAbort) call.signal?.removeEventListener("abort", call.onAbort);
     return call;
   }
 
-  /** Takes every call out and rejects each with `errorFor(call)`. */
+  /**
+   * Takes every call out and rejects each with `errorFor(call)`; the
+   * deadline timer stops.
+   */
   rejectAll(errorFor: (call: PendingCall) => unknown): void {
     for (const id of [...this.#calls.keys()]) {
       const call = this.take(id)!;
       call.reject(errorFor(call));
     }
+    this.stopTimer();
+  }
+
+  /**
+   * Stops the deadline timer and forgets every deadline: for a client that
+   * is closed (calls added afterwards get their deadlines again).
+   */
+  stopTimer(): void {
+    this.#deadlines?.clear();
   }
 }
