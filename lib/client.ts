@@ -99,7 +99,7 @@ const encoder = new TextEncoder();
 /**
  * A client for remote procedure calls over RabbitMQ.
  *
- * One connection and one reply path (direct reply-to by default) serve any
+ * One connection and one reply path (an exclusive queue by default) serve any
  * number of concurrent calls. Each call is published with the `mandatory`
  * flag, so a call to a queue nobody declared fails at once with
  * {@linkcode NoRouteError} instead of waiting for its timeout.
@@ -144,7 +144,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
    * ```ts ignore
    * import { RpcClient } from "./client.ts";
    *
-   * const client = await RpcClient.connect({ replyQueue: "exclusive" });
+   * const client = await RpcClient.connect({ replyQueue: "direct" });
    * await client.close();
    * ```
    *

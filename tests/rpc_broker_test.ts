@@ -39,14 +39,14 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "a client with an exclusive reply queue gets its replies",
+  name: "a client with direct reply-to gets its replies",
   async fn() {
-    await using scratch = scratchQueue("exclusive");
+    await using scratch = scratchQueue("direct");
     const queue = scratch.name;
     await using _server = await serve({ url, queue }, fibHandler());
     await using client = await RpcClient.connect({
       url,
-      replyQueue: "exclusive",
+      replyQueue: "direct",
     });
     assert.equal((await client.call(queue, "10")).text(), "55");
   },
