@@ -260,6 +260,32 @@ async function run(command: string, args: string[]): Promise<string | null> {
   }
 }
 
+/**
+ * Reads the CPU time of the broker's process, if the broker runs on this
+ * machine (its URL names a loopback host and `rabbitmqctl` reaches it):
+ * a function that returns user + system time in µs, or null if it cannot.
+ */
+async function brokerCpuReader(
+  url: string,
+): Promise<() => Promise<number | null>> {
+  const none = () => Promise.resolve(null);
+  const host = new URL(url.split(",")[0]).hostname;
+  if (!["localhost", "127.0.0.1", "[::1]", "::1"].includes(host)) return none;
+  const pid = (await run("rabbitmqctl", ["-q", "eval", "os:getpid()."]))
+    ?.match(/"(\d+)"/)?.[1];
+  if (pid === undefined) return none;
+  // Deno grants reads of /proc/PID only with --allow-all: cat reads it.
+  // Linux reports times in clock ticks of 1/100 s (USER_HZ).
+  const read = async (): Promise<number | null> => {
+    const stat = await run("cat", [`/proc/${pid}/stat`]);
+    if (stat === null) return null;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks * 10_000 : null;
+  };
+  return (await read()) === null ? none : read;
+}
+
 function loadavg(): number[] | null {
   try {
     return Deno.loadavg();
@@ -390,6 +416,7 @@ async function main(args: string[]): Promise<number> {
   const log = json ? console.error : console.log;
   const progress = new Progress(json ? Deno.stderr : Deno.stdout);
   const url = Deno.env.get("AMQP_URL") ?? DEFAULT_URL;
+  const brokerCpu = await brokerCpuReader(url);
   const queueOf = (impl: string) => `bench.${impl}.${Deno.pid}`;
   const replyQueue = `bench.raw.${Deno.pid}.reply`;
   const started = performance.now();
@@ -500,6 +527,7 @@ async function main(args: string[]): Promise<number> {
         { cmd: "stats" },
         10_000,
       );
+      const brokerBefore = await brokerCpu();
       const client = await runFor(
         step.impl,
         step.concurrency,
@@ -507,12 +535,16 @@ async function main(args: string[]): Promise<number> {
         mode.measureMs,
       );
       const after = await worker.request<WorkerStats>({ cmd: "stats" }, 10_000);
+      const brokerAfter = await brokerCpu();
       samples.push({
         ...step,
         client,
         workerCpu: after.cpuUser + after.cpuSystem - before.cpuUser -
           before.cpuSystem,
         workerHandled: after.handled - before.handled,
+        brokerCpu: brokerBefore === null || brokerAfter === null
+          ? null
+          : brokerAfter - brokerBefore,
         workerRss: after.rss,
       });
       done++;

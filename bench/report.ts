@@ -19,6 +19,11 @@ export interface Sample {
   workerCpu: number;
   /** Requests the worker answered during the measurement. */
   workerHandled: number;
+  /**
+   * The broker's CPU time during the measurement, in µs, if it runs on this
+   * machine and its process could be read.
+   */
+  brokerCpu?: number | null;
   workerRss: number;
 }
 
@@ -43,6 +48,8 @@ export interface Summary {
   /** Client and worker CPU time per call, in µs. */
   clientCpuPerCall: Stat;
   workerCpuPerCall: Stat;
+  /** The broker's CPU time per call, if measured. */
+  brokerCpuPerCall: Stat | null;
   clientRssMiB: Stat;
   workerRssMiB: Stat;
   /** Per-round throughput and p50 latency over raw's in the same round. */
@@ -156,6 +163,9 @@ export function summarize(samples: Sample[]): Summary[] {
       workerCpuPerCall: stat(
         group.map((s) => s.workerCpu / Math.max(1, s.workerHandled)),
       ),
+      brokerCpuPerCall: group.every((s) => typeof s.brokerCpu === "number")
+        ? stat(group.map((s) => s.brokerCpu! / s.client.calls))
+        : null,
       clientRssMiB: stat(group.map((s) => s.client.rss / MiB)),
       workerRssMiB: stat(group.map((s) => s.workerRss / MiB)),
       throughputVsRaw: paired.length
@@ -296,6 +306,10 @@ function columns(withRanges: boolean): Column[] {
     { head: "p50 ×raw", cell: (s) => x(s.p50VsRaw) },
     { head: "CPU µs/call client", cell: (s) => int(s.clientCpuPerCall.median) },
     { head: "worker", cell: (s) => int(s.workerCpuPerCall.median) },
+    {
+      head: "broker",
+      cell: (s) => s.brokerCpuPerCall ? int(s.brokerCpuPerCall.median) : "n/a",
+    },
     { head: "RSS MiB client", cell: (s) => int(s.clientRssMiB.median) },
     { head: "worker", cell: (s) => int(s.workerRssMiB.median) },
     {
@@ -459,7 +473,7 @@ export function markdownReport(report: Report, svgName: string): string {
     "",
     `${settingsLine(report)}. Command: \`${report.command}\`.`,
     "",
-    `Figures are medians over rounds; ranges are min–max over rounds; ratios (×raw) are medians of same-round ratios to the raw ping-pong. CPU is user + system time of each process per call; RSS is each process's resident set after the measurement (the processes live through the whole run, so it includes what earlier, larger cells grew). The tutorial's approach is measured up to ${report.settings.tutorialMaxInFlight} calls in flight (beyond that it opens that many connections at once).`,
+    `Figures are medians over rounds; ranges are min–max over rounds; ratios (×raw) are medians of same-round ratios to the raw ping-pong. CPU is user + system time of each process per call, the broker's included when it runs on this machine (all of its process, so anything else it serves meanwhile counts too); RSS is each process's resident set after the measurement (the processes live through the whole run, so it includes what earlier, larger cells grew). The tutorial's approach is measured up to ${report.settings.tutorialMaxInFlight} calls in flight (beyond that it opens that many connections at once).`,
     "",
     "## Goals",
     "",

@@ -95,6 +95,8 @@ export interface CallOptions {
 
 const MAX_TIMER = 2 ** 31 - 1;
 const encoder = new TextEncoder();
+const TEXT = "text/plain";
+const BYTES = "application/octet-stream";
 
 /**
  * A client for remote procedure calls over RabbitMQ.
@@ -369,15 +371,23 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     const pending = this.#pending;
     const attempt = call.attempts;
     const user = call.properties;
-    const properties: MessageProperties = user ? { ...user } : {};
-    // The broker closes the channel (and so fails every call in flight)
-    // for a user_id other than the connection's own: never send one.
-    delete properties.userId;
-    properties.correlationId = id;
-    properties.replyTo = this.#transport.replyTo;
-    properties.contentType ??= typeof call.body === "string"
-      ? "text/plain"
-      : "application/octet-stream";
+    let properties: MessageProperties;
+    if (user === undefined) {
+      // The common case, as one object literal: V8 gives it a fast shape.
+      properties = {
+        correlationId: id,
+        replyTo: this.#transport.replyTo,
+        contentType: typeof call.body === "string" ? TEXT : BYTES,
+      };
+    } else {
+      properties = { ...user };
+      // The broker closes the channel (and so fails every call in flight)
+      // for a user_id other than the connection's own: never send one.
+      if (properties.userId !== undefined) properties.userId = undefined;
+      properties.correlationId = id;
+      properties.replyTo = this.#transport.replyTo;
+      properties.contentType ??= typeof call.body === "string" ? TEXT : BYTES;
+    }
     let headers = user?.headers;
     if (call.deadline !== Infinity) {
       // What is left of the timeout: a call that waited for a reconnection
@@ -385,7 +395,9 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       properties.expiration = String(
         Math.max(1, Math.ceil(call.deadline - Date.now())),
       );
-      headers = { ...headers, [DEADLINE_HEADER]: call.deadline };
+      headers = headers === undefined
+        ? { [DEADLINE_HEADER]: call.deadline }
+        : { ...headers, [DEADLINE_HEADER]: call.deadline };
     }
     if (call.messageId !== undefined) {
       properties.messageId = call.messageId;
