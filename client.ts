@@ -17,12 +17,16 @@ const USAGE = `Usage: deno task client [options] N
 Asks an RPC worker for fib(N) and prints it, as RabbitMQ's RPC tutorial does.
 
 Options:
-  --url URL        broker URL, or a comma-separated list to try in order
-                   (default: $AMQP_URL, else ${DEFAULT_URL})
+  --url URL        broker URL; repeat it, or give a comma-separated list, for
+                   the nodes of a cluster: tried in order, and after a loss
+                   the next one first (default: $AMQP_URL, else
+                   ${DEFAULT_URL})
   --ca-file PATH   PEM file of the CA to trust for amqps:// URLs
                    (default: $AMQP_CA_FILE; needs --allow-read=PATH)
   --queue NAME     queue the worker consumes (default: rpc_queue)
   --timeout MS     how long to wait for the answer (default: 30000)
+  --persistent     send the request persistent (delivery mode 2), so that a
+                   durable (quorum) queue keeps it across a broker restart
   -h, --help       show this help
 
 N defaults to 30. Exit status: 0 with an answer, 1 when the call failed,
@@ -41,10 +45,11 @@ async function main(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       options: {
-        url: { type: "string" },
+        url: { type: "string", multiple: true },
         "ca-file": { type: "string" },
         queue: { type: "string", default: "rpc_queue" },
         timeout: { type: "string", default: "30000" },
+        persistent: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -86,8 +91,9 @@ async function main(args: string[]): Promise<number> {
 
   const caFile = flags["ca-file"] ?? Deno.env.get("AMQP_CA_FILE");
   await using client = await RpcClient.connect({
-    url: flags.url ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
+    url: flags.url?.join(",") ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
     tls: caFile ? { caFile } : undefined,
+    persistent: flags.persistent,
   });
   console.log(` [x] Requesting fib(${n})`);
   // fib(n) has no side effects: if the connection drops, ask again.

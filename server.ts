@@ -2,7 +2,8 @@
 /**
  * The tutorial's RPC worker: answers fib(n) requests on `rpc_queue`.
  *
- *     deno task server [--url URL] [--queue NAME] [--prefetch N] [--max-n N] [--quiet]
+ *     deno task server [--url URL]... [--queue NAME] [--queue-type classic|quorum]
+ *       [--prefetch N] [--max-n N] [--quiet]
  *
  * @module
  */
@@ -11,7 +12,11 @@ import { parseArgs } from "node:util";
 import { describeError, lineLogger } from "./lib/cli.ts";
 import { fib } from "./lib/fib.ts";
 import { DEFAULT_MAX_N, parseFibRequest } from "./lib/fib_service.ts";
-import { DEFAULT_GRACE_PERIOD, serve } from "./lib/server.ts";
+import {
+  DEFAULT_DELIVERY_LIMIT,
+  DEFAULT_GRACE_PERIOD,
+  serve,
+} from "./lib/server.ts";
 import { DEFAULT_URL } from "./lib/url.ts";
 
 const USAGE = `Usage: deno task server [options]
@@ -19,12 +24,20 @@ const USAGE = `Usage: deno task server [options]
 Answers fib(n) requests from a RabbitMQ queue, as RabbitMQ's RPC tutorial does.
 
 Options:
-  --url URL        broker URL, or a comma-separated list to try in order
-                   (default: $AMQP_URL, else ${DEFAULT_URL})
+  --url URL        broker URL; repeat it, or give a comma-separated list, for
+                   the nodes of a cluster: tried in order, and after a loss
+                   the next one first (default: $AMQP_URL, else
+                   ${DEFAULT_URL})
   --ca-file PATH   PEM file of the CA to trust for amqps:// URLs
                    (default: $AMQP_CA_FILE; needs --allow-read=PATH)
   --queue NAME     queue to consume (default: rpc_queue)
   --prefetch N     requests handled at once (default: 1)
+  --queue-type T   classic (default: the tutorial's queue) or quorum: durable,
+                   replicated across a cluster, failing requests parked in
+                   QUEUE.dead-letter after the delivery limit
+  --delivery-limit N
+                   quorum: tries of a failing request before it is parked
+                   (default: ${DEFAULT_DELIVERY_LIMIT})
   --max-n N        largest n accepted (default: ${DEFAULT_MAX_N})
   --grace-period MS
                    on stop, how long running requests may finish
@@ -44,10 +57,15 @@ async function main(args: string[]): Promise<number> {
     flags = parseArgs({
       args,
       options: {
-        url: { type: "string" },
+        url: { type: "string", multiple: true },
         "ca-file": { type: "string" },
         queue: { type: "string", default: "rpc_queue" },
         prefetch: { type: "string", default: "1" },
+        "queue-type": { type: "string", default: "classic" },
+        "delivery-limit": {
+          type: "string",
+          default: String(DEFAULT_DELIVERY_LIMIT),
+        },
         "max-n": { type: "string", default: String(DEFAULT_MAX_N) },
         "grace-period": {
           type: "string",
@@ -72,9 +90,21 @@ async function main(args: string[]): Promise<number> {
   const prefetch = wholeNumber("--prefetch", flags.prefetch);
   const maxN = wholeNumber("--max-n", flags["max-n"]);
   const gracePeriod = wholeNumber("--grace-period", flags["grace-period"]);
+  const deliveryLimit = wholeNumber(
+    "--delivery-limit",
+    flags["delivery-limit"],
+  );
   if (
-    prefetch === undefined || maxN === undefined || gracePeriod === undefined
+    prefetch === undefined || maxN === undefined ||
+    gracePeriod === undefined || deliveryLimit === undefined
   ) return 2;
+  const queueType = flags["queue-type"];
+  if (queueType !== "classic" && queueType !== "quorum") {
+    console.error(
+      `Error: --queue-type must be classic or quorum, got "${queueType}". Run with --help for usage.`,
+    );
+    return 2;
+  }
   if (prefetch < 1 || prefetch > 65535) {
     console.error(
       `Error: --prefetch must be from 1 to 65535, got ${prefetch}. Run with --help for usage.`,
@@ -86,9 +116,11 @@ async function main(args: string[]): Promise<number> {
   const logger = lineLogger({ write: (line) => console.error(line) });
   const caFile = flags["ca-file"] ?? Deno.env.get("AMQP_CA_FILE");
   const server = await serve({
-    url: flags.url ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
+    url: flags.url?.join(",") ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
     tls: caFile ? { caFile } : undefined,
     queue: flags.queue,
+    queueType,
+    deliveryLimit,
     prefetch,
     gracePeriod,
     logger,

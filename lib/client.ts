@@ -56,6 +56,12 @@ export interface ClientInit {
    * reply rejects its call with {@linkcode ProtocolError}.
    */
   maxReplyBytes?: number;
+  /**
+   * Whether requests are persistent (`delivery_mode` 2) unless a call says
+   * otherwise (default `false`). On a durable (quorum) queue a persistent
+   * request survives a broker restart; it costs a disk write.
+   */
+  persistent?: boolean;
 }
 
 /** Options of {@linkcode RpcClient.connect}. */
@@ -83,6 +89,11 @@ export interface CallOptions {
    * more than once (on two workers), so only mark calls that tolerate it.
    */
   idempotent?: boolean;
+  /**
+   * Whether the request is persistent (`delivery_mode` 2); default: the
+   * client's `persistent` option.
+   */
+  persistent?: boolean;
   /**
    * AMQP properties and headers of the request. `correlationId` and
    * `replyTo` are always the client's own; `expiration` and the
@@ -128,6 +139,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   readonly #timeout: number;
   readonly #maxInFlight: number;
   readonly #maxReplyBytes: number;
+  readonly #persistent: boolean;
   readonly #pending = new PendingCalls((id, call) => this.#expire(id, call));
   // Correlation ids are a per-client random prefix and a counter: unique,
   // cheap to make, and cheap to look up.
@@ -177,6 +189,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     this.#timeout = init.timeout ?? DEFAULT_TIMEOUT;
     this.#maxInFlight = init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.#maxReplyBytes = init.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    this.#persistent = init.persistent ?? false;
     const state = transport.state ?? "open";
     if (state === "closed" || state === "failed") {
       this.#state = "failed";
@@ -292,6 +305,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         reject,
         attempts: 0,
         sent: false,
+        persistent: options.persistent ?? this.#persistent,
       };
       if (signal) {
         call.signal = signal;
@@ -387,6 +401,9 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       properties.correlationId = id;
       properties.replyTo = this.#transport.replyTo;
       properties.contentType ??= typeof call.body === "string" ? TEXT : BYTES;
+    }
+    if (call.persistent && properties.deliveryMode === undefined) {
+      properties.deliveryMode = 2;
     }
     let headers = user?.headers;
     if (call.deadline !== Infinity) {

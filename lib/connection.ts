@@ -178,6 +178,7 @@ export async function openConnection(
     guardParser(connection, options.logger);
     coalesceWrites(connection);
     options.logger?.info(`Connected to ${maskUrl(url)}`);
+    connectedUrls.set(connection, url);
     return connection;
   }
   throw lastError!;
@@ -303,6 +304,40 @@ function guardParser(connection: AMQPClient, logger?: Logger): void {
       });
     }
   });
+}
+
+/** The URL (of the list given) that each connection was opened with. */
+const connectedUrls = new WeakMap<AMQPClient, string>();
+
+/**
+ * The URL, of those given to {@linkcode openConnection}, that `connection`
+ * was opened with.
+ */
+export function connectedUrl(connection: AMQPClient): string | undefined {
+  return connectedUrls.get(connection);
+}
+
+/**
+ * The URLs of `url` in the order to try them after the connection to
+ * `last` was lost: those after it first, `last` itself at the end, so that
+ * a client fails over to the next broker of a cluster instead of waiting on
+ * the one that just went away.
+ *
+ * @example
+ * ```ts
+ * import { failoverOrder } from "./connection.ts";
+ *
+ * console.log(failoverOrder("amqp://a,amqp://b,amqp://c", "amqp://b"));
+ * // ["amqp://c", "amqp://a", "amqp://b"]
+ * ```
+ */
+export function failoverOrder(
+  url: string | readonly string[] | undefined,
+  last: string | undefined,
+): string[] {
+  const urls = urlList(url);
+  const at = last === undefined ? -1 : urls.indexOf(last);
+  return at < 0 ? urls : [...urls.slice(at + 1), ...urls.slice(0, at + 1)];
 }
 
 /** The write coalescer of each connection that has one. */

@@ -147,6 +147,16 @@ export class RpcRequest extends RpcMessage {
   }
 
   /**
+   * How many times a quorum queue delivered this request before (its
+   * `x-delivery-count` header); 0 on its first delivery, and always on a
+   * classic queue.
+   */
+  get deliveryCount(): number {
+    const count = this.properties.headers?.["x-delivery-count"];
+    return typeof count === "number" && count > 0 ? count : 0;
+  }
+
+  /**
    * Aborts when the caller's deadline (the `x-deadline` header) passes, or
    * when the server is closing and its grace period has run out. A request
    * without a deadline is never aborted while the server runs.

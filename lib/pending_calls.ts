@@ -31,6 +31,8 @@ export interface PendingCall {
   attempts: number;
   /** Whether it is published and not yet answered (in flight). */
   sent: boolean;
+  /** Whether it is sent persistent (`delivery_mode` 2). */
+  persistent?: boolean;
   /** The caller's signal, if any, and the listener added to it. */
   signal?: AbortSignal;
   /** The `abort` listener added to `signal`. */

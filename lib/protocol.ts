@@ -8,7 +8,7 @@
 import { HandlerError, ProtocolError, RemoteError } from "./errors.ts";
 
 /** The version of `PROTOCOL.md` this library implements. */
-export const PROTOCOL_VERSION = "1.1";
+export const PROTOCOL_VERSION = "1.2";
 
 /** The header that marks an error reply; its value is an {@linkcode ErrorCode}. */
 export const ERROR_HEADER = "x-rpc-error";

@@ -92,6 +92,11 @@ export class ReplyCache {
     this.#evict();
   }
 
+  /** Forgets the reply for `id` (a failure to be tried again, say). */
+  forget(id: string): void {
+    this.#delete(id);
+  }
+
   #delete(id: string): void {
     this.#entries.delete(id);
     const size = this.#sizes.get(id);

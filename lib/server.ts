@@ -48,6 +48,12 @@ export type RpcHandler = (
   request: RpcRequest,
 ) => RpcHandlerResult | Promise<RpcHandlerResult>;
 
+/** The type of a request queue; see {@linkcode ServeOptions.queueType}. */
+export type QueueType = "classic" | "quorum";
+
+/** The default delivery limit of quorum request queues. */
+export const DEFAULT_DELIVERY_LIMIT = 3;
+
 /** How long a closing server lets running handlers finish, by default. */
 export const DEFAULT_GRACE_PERIOD = 10_000;
 
@@ -75,6 +81,28 @@ export interface ServeOptions extends ConnectionOptions {
    * languages share.
    */
   queueArguments?: Record<string, HeaderValue>;
+  /**
+   * The type of the request queue: `classic` (the default, declared as the
+   * tutorial declares it) or `quorum`: durable and replicated across a
+   * cluster's nodes, with a delivery limit and a dead-letter queue. On a
+   * quorum queue, a request whose handler fails unexpectedly (an error
+   * reply with code `INTERNAL`) goes back to the queue for another try, on
+   * this worker or another; after `deliveryLimit` tries (or as many
+   * redeliveries after workers died holding it) it is answered with the
+   * error and parked in the dead-letter queue instead of looping.
+   */
+  queueType?: QueueType;
+  /**
+   * Quorum queues: how many times a request is handed back before it is
+   * parked (`x-delivery-limit`; default 3).
+   */
+  deliveryLimit?: number;
+  /**
+   * Quorum queues: the queue where parked requests go (default
+   * `<queue>.dead-letter`, declared as a quorum queue too), or `false` to
+   * drop them instead.
+   */
+  deadLetterQueue?: string | false;
   /**
    * Requests with a larger body get a `TOO_LARGE` error reply without
    * running the handler (default 1 MiB).
@@ -154,6 +182,25 @@ export async function serve(
       `replyCacheSize must be a non-negative integer, got ${replyCacheSize}`,
     );
   }
+  const queueType = options.queueType ?? "classic";
+  if (queueType !== "classic" && queueType !== "quorum") {
+    throw new TypeError(
+      `queueType must be "classic" or "quorum", got ${String(queueType)}`,
+    );
+  }
+  const deliveryLimit = options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
+  if (!(Number.isInteger(deliveryLimit) && deliveryLimit >= 0)) {
+    throw new RangeError(
+      `deliveryLimit must be a non-negative integer, got ${deliveryLimit}`,
+    );
+  }
+  const deadLetterQueue = options.deadLetterQueue ?? `${queue}.dead-letter`;
+  if (
+    deadLetterQueue !== false &&
+    (typeof deadLetterQueue !== "string" || deadLetterQueue === "")
+  ) {
+    throw new TypeError("deadLetterQueue must be a non-empty string or false");
+  }
   options.signal?.throwIfAborted();
 
   const server = new RpcServer({
@@ -163,6 +210,9 @@ export async function serve(
     queue,
     prefetch,
     queueArguments: options.queueArguments ?? {},
+    queueType,
+    deliveryLimit,
+    deadLetterQueue: queueType === "quorum" ? deadLetterQueue : false,
     handler,
     maxRequestBytes,
     gracePeriod,
@@ -224,6 +274,9 @@ interface ServerInit extends ConnectionOptions {
   queue: string;
   prefetch: number;
   queueArguments: Record<string, HeaderValue>;
+  queueType: QueueType;
+  deliveryLimit: number;
+  deadLetterQueue: string | false;
   handler: RpcHandler;
   maxRequestBytes: number;
   gracePeriod: number;
@@ -346,11 +399,24 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     // While setting up, a channel error is reported as the QueueError below.
     channel.onerror = () => {};
     let consumer: AMQPConsumer;
+    const { queueType, deadLetterQueue } = this.#init;
     try {
+      if (queueType === "quorum" && deadLetterQueue !== false) {
+        // First, so that nothing parked before it exists is lost.
+        await channel.queueDeclare(
+          deadLetterQueue,
+          { durable: true, exclusive: false, autoDelete: false },
+          { "x-queue-type": "quorum" },
+        );
+      }
       await channel.queueDeclare(
         this.queue,
-        { durable: false, exclusive: false, autoDelete: false },
-        this.#init.queueArguments as Record<string, Field>,
+        {
+          durable: queueType === "quorum",
+          exclusive: false,
+          autoDelete: false,
+        },
+        queueArgumentsOf(this.#init) as Record<string, Field>,
       );
       await channel.basicQos(this.#init.prefetch);
       consumer = await channel.basicConsume(
@@ -520,6 +586,9 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     const deadline = deadlineOf(properties.headers);
     const now = Date.now();
     let reply: CachedReply | undefined;
+    // Dead-letter the request instead of acking it, after its reply.
+    let park = false;
+    const settle = () => park ? this.#nack(message, false) : this.#ack(message);
     if (deadline !== undefined && deadline <= now) {
       // The caller has given up; answer without working, in case its clock
       // runs behind ours and it still waits.
@@ -552,6 +621,28 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         // is bad: hand it back to the queue for another worker to answer.
         if (!message.channel.closed) await this.#nack(message, true);
         return;
+      }
+      if (reply.errorCode === "INTERNAL" && this.#init.queueType === "quorum") {
+        if (deliveryCountOf(properties.headers) < this.#init.deliveryLimit) {
+          // Another try, here or on another worker: the broker counts the
+          // tries, and the last one is answered and parked below.
+          this.#logger.warn(
+            `Handing a failed request back to "${this.queue}" for another try`,
+          );
+          if (idempotent) this.#cache.forget(messageId);
+          if (!message.channel.closed) await this.#nack(message, true);
+          return;
+        }
+        park = true;
+        this.#logger.error(
+          this.#init.deadLetterQueue === false
+            ? `Dropped a request that failed ${
+              this.#init.deliveryLimit + 1
+            } times`
+            : `Parked a request that failed ${
+              this.#init.deliveryLimit + 1
+            } times in "${this.#init.deadLetterQueue}"`,
+        );
       }
     }
     if (message.channel.closed) {
@@ -590,7 +681,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         );
       }
       if (!good || probed) {
-        await this.#ack(message);
+        await settle();
         return;
       }
     } else if (verdict === "bad") {
@@ -609,7 +700,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       replyProperties,
     );
     if ((await Promise.race([published, notYet])) === PENDING) {
-      await Promise.all([published, this.#ack(message)]);
+      await Promise.all([published, settle()]);
     }
   }
 
@@ -732,6 +823,26 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       }
     }
   }
+}
+
+/** How many times a quorum queue delivered the request before (0 if none). */
+function deliveryCountOf(headers: Record<string, unknown> | undefined): number {
+  const count = headers?.["x-delivery-count"];
+  return typeof count === "number" && count > 0 ? count : 0;
+}
+
+/** The request queue's arguments: those of its type, then the user's. */
+function queueArgumentsOf(init: ServerInit): Record<string, HeaderValue> {
+  if (init.queueType === "classic") return init.queueArguments;
+  const args: Record<string, HeaderValue> = {
+    "x-queue-type": "quorum",
+    "x-delivery-limit": init.deliveryLimit,
+  };
+  if (init.deadLetterQueue !== false) {
+    args["x-dead-letter-exchange"] = "";
+    args["x-dead-letter-routing-key"] = init.deadLetterQueue;
+  }
+  return { ...args, ...init.queueArguments };
 }
 
 function errorReply(error: ErrorBody): CachedReply {

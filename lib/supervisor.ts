@@ -14,7 +14,9 @@ import {
 } from "./backoff.ts";
 import {
   closeConnection,
+  connectedUrl,
   type ConnectionOptions,
+  failoverOrder,
   openConnection,
 } from "./connection.ts";
 import type { AMQPClient } from "./deps.ts";
@@ -180,8 +182,19 @@ export class ConnectionSupervisor {
     return this.#closing;
   }
 
+  /** The URL of the last connection, to fail over from. */
+  #lastUrl?: string;
+
   async #connect(): Promise<AMQPClient> {
-    const connection = await openConnection(this.#options, this.#abort.signal);
+    // After a loss, the next broker of the list first.
+    const connection = await openConnection(
+      {
+        ...this.#options,
+        url: failoverOrder(this.#options.url, this.#lastUrl),
+      },
+      this.#abort.signal,
+    );
+    this.#lastUrl = connectedUrl(connection);
     try {
       await this.#hooks.setup(connection);
     } catch (error) {

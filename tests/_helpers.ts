@@ -173,6 +173,8 @@ export interface WorkerOptions {
   prefetch?: number;
   /** More flags, e.g. `["--grace-period", "5000"]`. */
   args?: string[];
+  /** `--quiet` (default true); false prints a line per request. */
+  quiet?: boolean;
 }
 
 /**
@@ -189,7 +191,7 @@ export async function startWorker(
     queue,
     "--prefetch",
     String(options.prefetch ?? 10),
-    "--quiet",
+    ...(options.quiet === false ? [] : ["--quiet"]),
     ...(options.args ?? []),
   ]);
   try {
@@ -219,19 +221,26 @@ export interface ScratchQueue extends AsyncDisposable {
 }
 
 /**
- * A unique queue name for one test; disposing of it deletes the queue, so
- * tests leave nothing behind on the shared broker. Declare it first in a
+ * A unique queue name for one test; disposing of it deletes the queue (and
+ * the queues of `also`, where `{}` stands for the name), so tests leave
+ * nothing behind on the shared broker. Declare it first in a
  * test, so that it is disposed of last, after the workers that use it.
  */
-export function scratchQueue(label: string): ScratchQueue {
+export function scratchQueue(
+  label: string,
+  options: { url?: string; also?: string[] } = {},
+): ScratchQueue {
   const name = uniqueQueue(label);
   return {
     name,
     async [Symbol.asyncDispose]() {
-      const connection = await openConnection({ url: AMQP_URL });
+      const connection = await openConnection({ url: options.url ?? AMQP_URL });
       try {
         const channel = await connection.channel();
         await channel.queueDelete(name);
+        for (const other of options.also ?? []) {
+          await channel.queueDelete(other.replace("{}", name));
+        }
       } finally {
         await closeConnection(connection);
       }
