@@ -57,6 +57,11 @@ export interface PrivateBrokerOptions {
    * (letters, digits, `_` and `-`; anything else becomes `_`).
    */
   name?: string;
+  /**
+   * The Erlang cookie (default: a random one). Nodes that are to form a
+   * cluster must share it.
+   */
+  cookie?: string;
 }
 
 /** A running private RabbitMQ node; disposing of it stops and removes it. */
@@ -139,7 +144,12 @@ export async function startPrivateBroker(
     const [port, distPort, tlsPort] = await freePorts(options.tls ? 3 : 2);
     let tls: TlsFiles | undefined;
     if (options.tls) tls = await makeCertificates(`${dataDir}/tls`, nodeName);
-    await writeFiles(dataDir, port, tls && { ...tls, port: tlsPort });
+    await writeFiles(
+      dataDir,
+      port,
+      tls && { ...tls, port: tlsPort },
+      options.cookie ?? randomCookie(),
+    );
     node.configure({
       port,
       distPort,
@@ -430,6 +440,7 @@ async function writeFiles(
   dataDir: string,
   port: number,
   tls: (TlsFiles & { port: number }) | undefined,
+  cookie: string,
 ): Promise<void> {
   const conf = [
     `listeners.tcp.default = 127.0.0.1:${port}`,
@@ -453,11 +464,15 @@ async function writeFiles(
   await Deno.mkdir(`${dataDir}/conf.d`);
   await Deno.mkdir(`${dataDir}/mnesia`);
   await Deno.mkdir(`${dataDir}/log`);
-  const letters = crypto.getRandomValues(new Uint8Array(32));
-  const cookie = Array.from(letters, (b) => String.fromCharCode(65 + b % 26));
-  await Deno.writeTextFile(`${dataDir}/.erlang.cookie`, cookie.join(""), {
+  await Deno.writeTextFile(`${dataDir}/.erlang.cookie`, cookie, {
     mode: 0o400,
   });
+}
+
+/** A random Erlang cookie: 32 capital letters. */
+export function randomCookie(): string {
+  const letters = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(letters, (b) => String.fromCharCode(65 + b % 26)).join("");
 }
 
 /** Makes a CA and a server certificate for localhost/127.0.0.1 in `dir`. */

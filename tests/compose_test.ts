@@ -32,7 +32,8 @@ async function loadCompose(): Promise<Mapping> {
   const env = process.env;
   process.env = {};
   try {
-    return mapping(parseYaml(text), "compose.yaml");
+    // `merge`: Compose reads `<<: *anchor` merge keys, as YAML 1.1 did.
+    return mapping(parseYaml(text, { merge: true }), "compose.yaml");
   } finally {
     process.env = env;
   }
@@ -254,5 +255,96 @@ Deno.test({
     const server = await service("server");
     const tag = String(server.image).split(":").at(-1);
     assert.equal(tag, match[1]);
+  },
+});
+
+/** The services of the `cluster` profile's RabbitMQ nodes. */
+const NODES = ["rabbit1", "rabbit2", "rabbit3"];
+
+Deno.test({
+  name:
+    "compose.yaml's cluster profile has three RabbitMQ nodes that share an Erlang cookie and find each other by classic config",
+  async fn() {
+    const compose = await loadCompose();
+    const configs = mapping(compose.configs, "configs");
+    const cookies = new Set<string>();
+    const hostnames = new Set<string>();
+    const published = new Set<string>();
+    for (const name of NODES) {
+      const svc = await service(name);
+      assert.deepEqual(svc.profiles, ["cluster"], `${name} profiles`);
+      assert.match(String(svc.image), /^rabbitmq:3\.\d+/);
+      hostnames.add(String(svc.hostname));
+      const env = environment(svc);
+      const cookie = /-setcookie (\S+)/.exec(
+        env.RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS ?? "",
+      )?.[1];
+      assert.ok(cookie, `${name} sets no Erlang cookie`);
+      // The CLI tools (rabbitmqctl, the health check) need it too.
+      assert.match(
+        env.RABBITMQ_CTL_ERL_ARGS ?? "",
+        new RegExp(`-setcookie ${cookie}\\b`),
+      );
+      cookies.add(cookie);
+      const mounted = (svc.configs as Mapping[]).map((c) =>
+        mapping(c, "config")
+      );
+      const formation = mounted.find((c) => c.source === "cluster-formation");
+      assert.ok(formation, `${name} does not mount the cluster formation`);
+      assert.match(
+        String(formation.target),
+        /^\/etc\/rabbitmq\/conf\.d\/.+\.conf$/,
+      );
+      assert.ok(mapping(svc.healthcheck, "healthcheck").test);
+      for (const port of ports(svc)) {
+        if (port.published) published.add(port.published);
+      }
+      // Each node keeps its own data.
+      const volumes = (svc.volumes as string[]).map(String);
+      assert.ok(volumes.some((v) => v.endsWith(":/var/lib/rabbitmq")));
+    }
+    assert.equal(cookies.size, 1, "the nodes' cookies differ");
+    assert.equal(hostnames.size, 3, "the nodes' hostnames are not distinct");
+    assert.equal(published.size, 3, "the nodes' host ports are not distinct");
+    const conf = String(
+      mapping(configs["cluster-formation"], "config").content,
+    );
+    assert.match(
+      conf,
+      /^cluster_formation\.peer_discovery_backend\s*=\s*classic_config$/m,
+    );
+    const listed = [
+      ...conf.matchAll(
+        /^cluster_formation\.classic_config\.nodes\.\d+\s*=\s*(\S+)$/gm,
+      ),
+    ]
+      .map((m) => m[1]).sort();
+    assert.deepEqual(listed, [...hostnames].map((h) => `rabbit@${h}`).sort());
+  },
+});
+
+Deno.test({
+  name:
+    "compose.yaml's cluster workers use a quorum queue, know every node, and wait for all three",
+  async fn() {
+    const svc = await service("cluster-server");
+    assert.deepEqual(svc.profiles, ["cluster"]);
+    const command = words(svc.command, "command");
+    assert.deepEqual(command.slice(0, 3), ["deno", "task", "server"]);
+    const type = command.indexOf("--queue-type");
+    assert.equal(command[type + 1], "quorum");
+    const urls = environment(svc).AMQP_URL.split(",").map((u) => new URL(u));
+    assert.deepEqual(urls.map((u) => u.hostname).sort(), NODES);
+    const dependsOn = mapping(svc.depends_on, "depends_on");
+    for (const node of NODES) {
+      assert.equal(
+        mapping(dependsOn[node], node).condition,
+        "service_healthy",
+      );
+    }
+    // Scaled out, so no fixed name and no published port.
+    assert.ok(Number(mapping(svc.deploy, "deploy").replicas) >= 2);
+    assert.equal(svc.container_name, undefined);
+    assert.equal(svc.ports, undefined);
   },
 });
