@@ -26,7 +26,8 @@ Options:
   --queue NAME     queue the worker consumes (default: rpc_queue)
   --timeout MS     how long to wait for the answer (default: 30000)
   --persistent     send the request persistent (delivery mode 2), so that a
-                   durable (quorum) queue keeps it across a broker restart
+                   durable classic queue keeps it across a broker restart
+                   (quorum queues keep every request on disk anyway)
   -h, --help       show this help
 
 N defaults to 30. Exit status: 0 with an answer, 1 when the call failed,

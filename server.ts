@@ -33,11 +33,11 @@ Options:
   --queue NAME     queue to consume (default: rpc_queue)
   --prefetch N     requests handled at once (default: 1)
   --queue-type T   classic (default: the tutorial's queue) or quorum: durable,
-                   replicated across a cluster, failing requests parked in
-                   QUEUE.dead-letter after the delivery limit
+                   replicated across a cluster; failing idempotent requests
+                   tried again, then parked in QUEUE.dead-letter
   --delivery-limit N
                    quorum: tries of a failing request before it is parked
-                   (default: ${DEFAULT_DELIVERY_LIMIT})
+                   (default: ${DEFAULT_DELIVERY_LIMIT}; every return counts)
   --max-n N        largest n accepted (default: ${DEFAULT_MAX_N})
   --grace-period MS
                    on stop, how long running requests may finish

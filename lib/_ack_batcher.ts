@@ -59,7 +59,9 @@ export class AckBatcher {
   settled(tag: number): void {
     if (this.isSettled(tag)) return;
     this.#settled.set(tag, false);
-    this.#advance();
+    // With acks waiting for this turn's flush, the flush advances: moving
+    // past their tags now would drop them unsent.
+    if (!this.#batch) this.#advance();
   }
 
   /**

@@ -58,8 +58,10 @@ export interface ClientInit {
   maxReplyBytes?: number;
   /**
    * Whether requests are persistent (`delivery_mode` 2) unless a call says
-   * otherwise (default `false`). On a durable (quorum) queue a persistent
-   * request survives a broker restart; it costs a disk write.
+   * otherwise (default `false`): on a durable classic queue (declared by
+   * others; this library's classic queues are not durable) a persistent
+   * request survives a broker restart, at the cost of a disk write. Quorum
+   * queues keep every message on disk whatever its delivery mode.
    */
   persistent?: boolean;
 }
@@ -581,7 +583,10 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
 
 function checkInit(init: ClientInit): void {
   if (init.timeout !== undefined) checkTimeout(init.timeout);
-  const { maxInFlight, maxReplyBytes } = init;
+  const { maxInFlight, maxReplyBytes, persistent } = init;
+  if (persistent !== undefined && typeof persistent !== "boolean") {
+    throw new TypeError(`persistent must be a boolean, got ${persistent}`);
+  }
   if (
     maxInFlight !== undefined &&
     !(Number.isInteger(maxInFlight) && maxInFlight >= 1)

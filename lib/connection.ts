@@ -336,7 +336,8 @@ export function failoverOrder(
   last: string | undefined,
 ): string[] {
   const urls = urlList(url);
-  const at = last === undefined ? -1 : urls.indexOf(last);
+  // The last copy, should the list name a broker twice.
+  const at = last === undefined ? -1 : urls.lastIndexOf(last);
   return at < 0 ? urls : [...urls.slice(at + 1), ...urls.slice(0, at + 1)];
 }
 

@@ -92,9 +92,12 @@ export class ReplyCache {
     this.#evict();
   }
 
-  /** Forgets the reply for `id` (a failure to be tried again, say). */
-  forget(id: string): void {
-    this.#delete(id);
+  /**
+   * Forgets the reply for `id` (a failure to be tried again, say), if it is
+   * still `reply`: not one that a later delivery has set meanwhile.
+   */
+  forget(id: string, reply: Promise<CachedReply | undefined>): void {
+    if (this.#entries.get(id) === reply) this.#delete(id);
   }
 
   #delete(id: string): void {

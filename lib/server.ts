@@ -52,7 +52,7 @@ export type RpcHandler = (
 export type QueueType = "classic" | "quorum";
 
 /** The default delivery limit of quorum request queues. */
-export const DEFAULT_DELIVERY_LIMIT = 3;
+export const DEFAULT_DELIVERY_LIMIT = 5;
 
 /** How long a closing server lets running handlers finish, by default. */
 export const DEFAULT_GRACE_PERIOD = 10_000;
@@ -85,16 +85,18 @@ export interface ServeOptions extends ConnectionOptions {
    * The type of the request queue: `classic` (the default, declared as the
    * tutorial declares it) or `quorum`: durable and replicated across a
    * cluster's nodes, with a delivery limit and a dead-letter queue. On a
-   * quorum queue, a request whose handler fails unexpectedly (an error
-   * reply with code `INTERNAL`) goes back to the queue for another try, on
-   * this worker or another; after `deliveryLimit` tries (or as many
-   * redeliveries after workers died holding it) it is answered with the
-   * error and parked in the dead-letter queue instead of looping.
+   * quorum queue, an idempotent request whose handler fails unexpectedly
+   * (an error reply with code `INTERNAL`) goes back to the queue for
+   * another try, on this worker or another; after `deliveryLimit` tries it
+   * is answered with the error and parked in the dead-letter queue instead
+   * of looping. A request whose workers died holding it more than
+   * `deliveryLimit` times is parked by the broker.
    */
   queueType?: QueueType;
   /**
    * Quorum queues: how many times a request is handed back before it is
-   * parked (`x-delivery-limit`; default 3).
+   * parked (`x-delivery-limit`; default 5). Every return counts, those of
+   * workers that stop or lose their connection while holding it too.
    */
   deliveryLimit?: number;
   /**
@@ -622,14 +624,18 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         if (!message.channel.closed) await this.#nack(message, true);
         return;
       }
-      if (reply.errorCode === "INTERNAL" && this.#init.queueType === "quorum") {
+      if (
+        reply.errorCode === "INTERNAL" && this.#init.queueType === "quorum" &&
+        idempotent
+      ) {
         if (deliveryCountOf(properties.headers) < this.#init.deliveryLimit) {
-          // Another try, here or on another worker: the broker counts the
-          // tries, and the last one is answered and parked below.
+          // Another try, here or on another worker: the caller said the
+          // request may run more than once. The broker counts the tries;
+          // the last one is answered and parked below.
           this.#logger.warn(
             `Handing a failed request back to "${this.queue}" for another try`,
           );
-          if (idempotent) this.#cache.forget(messageId);
+          this.#cache.forget(messageId, outcome);
           if (!message.channel.closed) await this.#nack(message, true);
           return;
         }

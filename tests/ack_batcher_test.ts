@@ -56,3 +56,20 @@ Deno.test({
     assert.deepEqual(acks, ["2", "3", "≤5", "≤8", "≤9"]);
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "AckBatcher still sends an ack asked for in the same turn as a nack of the next delivery",
+  async fn() {
+    const { channel, acks } = fakeChannel();
+    const batcher = new AckBatcher(channel);
+    const acked = batcher.ack(1);
+    batcher.settled(2); // nacked by the caller
+    await acked;
+    assert.deepEqual(acks, ["≤1"]);
+    assert.ok(batcher.isSettled(1) && batcher.isSettled(2));
+    await batcher.ack(3);
+    assert.deepEqual(acks, ["≤1", "≤3"]);
+  },
+});

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { connectionError, openConnection } from "../lib/connection.ts";
+import {
+  connectionError,
+  failoverOrder,
+  openConnection,
+} from "../lib/connection.ts";
 import { AccessRefusedError, ConnectionError } from "../lib/errors.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -59,5 +63,39 @@ Deno.test({
       await accepting.catch(() => {});
       for (const conn of held) conn.close();
     }
+  },
+});
+
+Deno.test({
+  name:
+    "failoverOrder() tries the brokers after the lost one first, and the lost one last",
+  fn() {
+    const list = "amqp://a,amqp://b,amqp://c";
+    assert.deepEqual(failoverOrder(list, undefined), [
+      "amqp://a",
+      "amqp://b",
+      "amqp://c",
+    ]);
+    assert.deepEqual(failoverOrder(list, "amqp://a"), [
+      "amqp://b",
+      "amqp://c",
+      "amqp://a",
+    ]);
+    assert.deepEqual(failoverOrder(list, "amqp://c"), [
+      "amqp://a",
+      "amqp://b",
+      "amqp://c",
+    ]);
+    // A broker named twice is still tried last.
+    assert.deepEqual(
+      failoverOrder(["amqp://a", "amqp://a", "amqp://b"], "amqp://a"),
+      ["amqp://b", "amqp://a", "amqp://a"],
+    );
+    // A URL not in the list (the list changed): the list as it is.
+    assert.deepEqual(failoverOrder(list, "amqp://z"), [
+      "amqp://a",
+      "amqp://b",
+      "amqp://c",
+    ]);
   },
 });

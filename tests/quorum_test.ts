@@ -80,7 +80,7 @@ Deno.test({
     assert.equal(info.durable, true);
     await using client = await RpcClient.connect({ url });
     await assert.rejects(
-      client.call(queue, "poison pill", { timeout: 20_000 }),
+      client.call(queue, "poison pill", { timeout: 20_000, idempotent: true }),
       (error: unknown) => {
         assert.ok(error instanceof RemoteError);
         assert.equal(error.code, "INTERNAL");
@@ -120,7 +120,8 @@ Deno.test({
     );
     await using client = await RpcClient.connect({ url });
     assert.equal(
-      (await client.call(queue, "x", { timeout: 20_000 })).text(),
+      (await client.call(queue, "x", { timeout: 20_000, idempotent: true }))
+        .text(),
       "ok",
     );
     assert.deepEqual(counts, [0, 1]);
@@ -130,21 +131,34 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "bad arguments on a quorum queue are answered at once, not tried again",
+  name:
+    "bad arguments, and failures of calls that are not idempotent, are answered at once on a quorum queue, not tried again",
   async fn() {
     await using scratch = scratchQueue("badarg", { also: ["{}.dead-letter"] });
     const queue = scratch.name;
     let runs = 0;
     await using _server = await serve(
-      { url, queue, queueType: "quorum" },
-      () => {
+      { url, queue, queueType: "quorum", prefetch: 10 },
+      (request) => {
         runs++;
-        throw new TypeError("n must be a number");
+        if (request.text() === "type") throw new TypeError("not a number");
+        throw new Error("failed");
       },
     );
     await using client = await RpcClient.connect({ url });
-    await assert.rejects(client.call(queue, "x"), RemoteError);
-    assert.equal(runs, 1);
+    await assert.rejects(
+      client.call(queue, "type", { idempotent: true }),
+      (error: unknown) =>
+        error instanceof RemoteError && error.code === "INVALID_ARGUMENT",
+    );
+    await assert.rejects(
+      client.call(queue, "internal"),
+      (error: unknown) =>
+        error instanceof RemoteError && error.code === "INTERNAL",
+    );
+    assert.equal(runs, 2);
+    assert.deepEqual(await drain(`${queue}.dead-letter`), []);
+    assert.deepEqual(await drain(queue), []);
   },
 });
 
