@@ -590,7 +590,6 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     let reply: CachedReply | undefined;
     // Dead-letter the request instead of acking it, after its reply.
     let park = false;
-    const settle = () => park ? this.#nack(message, false) : this.#ack(message);
     if (deadline !== undefined && deadline <= now) {
       // The caller has given up; answer without working, in case its clock
       // runs behind ours and it still waits.
@@ -687,7 +686,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         );
       }
       if (!good || probed) {
-        await settle();
+        await (park ? this.#nack(message, false) : this.#ack(message));
         return;
       }
     } else if (verdict === "bad") {
@@ -706,7 +705,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       replyProperties,
     );
     if ((await Promise.race([published, notYet])) === PENDING) {
-      await Promise.all([published, settle()]);
+      await Promise.all([
+        published,
+        park ? this.#nack(message, false) : this.#ack(message),
+      ]);
     }
   }
 
