@@ -9,20 +9,19 @@
 
 import { parseArgs } from "node:util";
 import { RpcClient } from "./lib/client.ts";
-import { describeError } from "./lib/cli.ts";
-import { DEFAULT_URL } from "./lib/url.ts";
+import {
+  CONNECTION_FLAGS,
+  CONNECTION_HELP,
+  connectionOptions,
+  describeError,
+} from "./lib/cli.ts";
 
 const USAGE = `Usage: deno task client [options] N
 
 Asks an RPC worker for fib(N) and prints it, as RabbitMQ's RPC tutorial does.
 
 Options:
-  --url URL        broker URL; repeat it, or give a comma-separated list, for
-                   the nodes of a cluster: tried in order, and after a loss
-                   the next one first (default: $AMQP_URL, else
-                   ${DEFAULT_URL})
-  --ca-file PATH   PEM file of the CA to trust for amqps:// URLs
-                   (default: $AMQP_CA_FILE; needs --allow-read=PATH)
+${CONNECTION_HELP}
   --queue NAME     queue the worker consumes (default: rpc_queue)
   --timeout MS     how long to wait for the answer (default: 30000)
   --persistent     send the request persistent (delivery mode 2), so that a
@@ -46,8 +45,7 @@ async function main(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       options: {
-        url: { type: "string", multiple: true },
-        "ca-file": { type: "string" },
+        ...CONNECTION_FLAGS,
         queue: { type: "string", default: "rpc_queue" },
         timeout: { type: "string", default: "30000" },
         persistent: { type: "boolean", default: false },
@@ -90,10 +88,11 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
 
-  const caFile = flags["ca-file"] ?? Deno.env.get("AMQP_CA_FILE");
   await using client = await RpcClient.connect({
-    url: flags.url?.join(",") ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
-    tls: caFile ? { caFile } : undefined,
+    ...connectionOptions(flags, {
+      AMQP_URL: Deno.env.get("AMQP_URL"),
+      AMQP_CA_FILE: Deno.env.get("AMQP_CA_FILE"),
+    }),
     persistent: flags.persistent,
   });
   console.log(` [x] Requesting fib(${n})`);

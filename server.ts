@@ -9,7 +9,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { describeError, lineLogger } from "./lib/cli.ts";
+import {
+  CONNECTION_FLAGS,
+  CONNECTION_HELP,
+  connectionOptions,
+  describeError,
+  lineLogger,
+} from "./lib/cli.ts";
 import { fib } from "./lib/fib.ts";
 import { DEFAULT_MAX_N, parseFibRequest } from "./lib/fib_service.ts";
 import {
@@ -17,19 +23,13 @@ import {
   DEFAULT_GRACE_PERIOD,
   serve,
 } from "./lib/server.ts";
-import { DEFAULT_URL } from "./lib/url.ts";
 
 const USAGE = `Usage: deno task server [options]
 
 Answers fib(n) requests from a RabbitMQ queue, as RabbitMQ's RPC tutorial does.
 
 Options:
-  --url URL        broker URL; repeat it, or give a comma-separated list, for
-                   the nodes of a cluster: tried in order, and after a loss
-                   the next one first (default: $AMQP_URL, else
-                   ${DEFAULT_URL})
-  --ca-file PATH   PEM file of the CA to trust for amqps:// URLs
-                   (default: $AMQP_CA_FILE; needs --allow-read=PATH)
+${CONNECTION_HELP}
   --queue NAME     queue to consume (default: rpc_queue)
   --prefetch N     requests handled at once (default: 1)
   --queue-type T   classic (default: the tutorial's queue) or quorum: durable,
@@ -57,8 +57,7 @@ async function main(args: string[]): Promise<number> {
     flags = parseArgs({
       args,
       options: {
-        url: { type: "string", multiple: true },
-        "ca-file": { type: "string" },
+        ...CONNECTION_FLAGS,
         queue: { type: "string", default: "rpc_queue" },
         prefetch: { type: "string", default: "1" },
         "queue-type": { type: "string", default: "classic" },
@@ -114,10 +113,11 @@ async function main(args: string[]): Promise<number> {
 
   const quiet = flags.quiet;
   const logger = lineLogger({ write: (line) => console.error(line) });
-  const caFile = flags["ca-file"] ?? Deno.env.get("AMQP_CA_FILE");
   const server = await serve({
-    url: flags.url?.join(",") ?? Deno.env.get("AMQP_URL") ?? DEFAULT_URL,
-    tls: caFile ? { caFile } : undefined,
+    ...connectionOptions(flags, {
+      AMQP_URL: Deno.env.get("AMQP_URL"),
+      AMQP_CA_FILE: Deno.env.get("AMQP_CA_FILE"),
+    }),
     queue: flags.queue,
     queueType,
     deliveryLimit,

@@ -1,7 +1,8 @@
 /**
- * What the command-line programs share: turning an error into the one line
- * a user reads, and a logger that writes lines through a given function.
- * Nothing here writes to the console itself.
+ * What the command-line programs share: their broker flags, turning an
+ * error into the one line a user reads, and a logger that writes lines
+ * through a given function. Nothing here writes to the console or reads the
+ * environment itself.
  *
  * @module
  */
@@ -16,7 +17,61 @@ import {
 } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { QueueError } from "./server.ts";
-import { maskUrl } from "./url.ts";
+import type { ConnectionOptions } from "./connection.ts";
+import { DEFAULT_URL, maskUrl } from "./url.ts";
+
+/** The help lines of the broker flags both programs take. */
+export const CONNECTION_HELP: string =
+  `  --url URL        broker URL; repeat it, or give a comma-separated list, for
+                   the nodes of a cluster: tried in order, and after a loss
+                   the next one first (default: $AMQP_URL, else
+                   ${DEFAULT_URL})
+  --ca-file PATH   PEM file of the CA to trust for amqps:// URLs
+                   (default: $AMQP_CA_FILE; needs --allow-read=PATH)`;
+
+/** The `parseArgs` options of the broker flags. */
+export const CONNECTION_FLAGS = {
+  url: { type: "string", multiple: true },
+  "ca-file": { type: "string" },
+} as const;
+
+/** The broker flags as `parseArgs` returns them. */
+export interface ConnectionFlags {
+  url?: string[];
+  "ca-file"?: string;
+}
+
+/** The environment variables the broker flags fall back on. */
+export interface ConnectionEnv {
+  AMQP_URL?: string;
+  AMQP_CA_FILE?: string;
+}
+
+/**
+ * The connection options of the broker flags: flags first, then the
+ * environment, then the defaults.
+ *
+ * @example
+ * ```ts
+ * import { connectionOptions } from "./cli.ts";
+ *
+ * const options = connectionOptions(
+ *   { url: ["amqp://a", "amqp://b"] },
+ *   { AMQP_CA_FILE: "/etc/ca.pem" },
+ * );
+ * console.log(options.url, options.tls); // amqp://a,amqp://b { caFile: "/etc/ca.pem" }
+ * ```
+ */
+export function connectionOptions(
+  flags: ConnectionFlags,
+  env: ConnectionEnv,
+): Pick<ConnectionOptions, "url" | "tls"> {
+  const caFile = flags["ca-file"] ?? env.AMQP_CA_FILE;
+  return {
+    url: flags.url?.join(",") ?? env.AMQP_URL ?? DEFAULT_URL,
+    tls: caFile ? { caFile } : undefined,
+  };
+}
 
 /**
  * One line saying what failed and what to do, without a stack trace or a
