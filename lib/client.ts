@@ -5,6 +5,10 @@
  * @module
  */
 
+import { ClientMetrics } from "./_client_metrics.ts";
+import type { ClientStats } from "./stats.ts";
+import { encodeValue } from "./codec.ts";
+import { MetricsRegistry } from "./metrics.ts";
 import {
   ClosedError,
   ConnectionLostError,
@@ -13,9 +17,18 @@ import {
   RemoteError,
   TimeoutError,
 } from "./errors.ts";
+import {
+  parseTraceparent,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+} from "./trace.ts";
 import { ConnectionEvent, type ConnectionEventType } from "./events.ts";
 import { type Logger, silentLogger } from "./logger.ts";
-import { type MessageProperties, RpcReply } from "./message.ts";
+import {
+  type HeaderValue,
+  type MessageProperties,
+  RpcReply,
+} from "./message.ts";
 import { type PendingCall, PendingCalls } from "./pending_calls.ts";
 import {
   DEADLINE_HEADER,
@@ -64,7 +77,87 @@ export interface ClientInit {
    * queues keep every message on disk whatever its delivery mode.
    */
   persistent?: boolean;
+  /**
+   * Whether each request carries the login's user name as its `user_id`
+   * (default `true`): RabbitMQ refuses a `user_id` other than the
+   * publishing connection's, so the worker can trust it to tell who called
+   * (see `RpcRequest.userId`).
+   */
+  sendUserId?: boolean;
+  /**
+   * Runs around every call, the first outermost: to add headers, log, time
+   * or trace calls. See {@linkcode ClientMiddleware}.
+   */
+  middleware?: readonly ClientMiddleware[];
+  /**
+   * Where the client counts its calls, for Prometheus (default: a registry
+   * of its own, as {@linkcode RpcClient.metrics}). Clients and workers may
+   * share one; see `MetricsRegistry.render`.
+   */
+  metrics?: MetricsRegistry;
 }
+
+/** A call on its way out, as {@linkcode ClientMiddleware} sees it. */
+export interface OutgoingCall {
+  /** The queue it is sent to. */
+  readonly queue: string;
+  /** The method it names (its `type` property), if any. */
+  readonly method: string | undefined;
+  /** Its body. */
+  body: string | Uint8Array;
+  /**
+   * Its options, a copy the middleware may change: e.g. set `traceparent`,
+   * or add to `properties.headers`.
+   */
+  options: CallOptions;
+}
+
+/**
+ * Runs around a call: may change it, call `next()` to send it (and the rest
+ * of the chain), and look at the reply or the error.
+ *
+ * @example Timing every call
+ * ```ts
+ * import type { ClientMiddleware } from "./client.ts";
+ *
+ * const timing: ClientMiddleware = async (call, next) => {
+ *   const start = performance.now();
+ *   try {
+ *     return await next();
+ *   } finally {
+ *     console.log(call.queue, call.method, performance.now() - start);
+ *   }
+ * };
+ * ```
+ */
+export type ClientMiddleware = (
+  call: OutgoingCall,
+  next: () => Promise<RpcReply>,
+) => Promise<RpcReply>;
+
+/**
+ * A typed function that calls one method of a service; see
+ * {@linkcode RpcClient.method}.
+ */
+export type MethodCaller<Args, Result> = (
+  args: Args,
+  options?: CallOptions,
+) => Promise<Result>;
+
+/**
+ * A typed client of a whole service, from an interface or a handler
+ * module's type: each method takes its arguments and call options and
+ * resolves with its result. See {@linkcode RpcClient.service}.
+ */
+export type ServiceClient<Service> = {
+  [
+    Name in keyof Service as Service[Name] extends (...args: never[]) => unknown
+      ? Name & string
+      : never
+  ]: Service[Name] extends (...args: infer Params) => infer Result
+    ? MethodCaller<Params extends [] ? void : Params[0], Awaited<Result>>
+    : never;
+};
 
 /** Options of {@linkcode RpcClient.connect}. */
 export interface ClientOptions extends TransportOptions, ClientInit {}
@@ -97,11 +190,20 @@ export interface CallOptions {
    */
   persistent?: boolean;
   /**
+   * A W3C `traceparent` to carry to the worker in the request's
+   * `traceparent` header, so that the handler's work joins the caller's
+   * trace (see `RpcRequest.trace`).
+   */
+  traceparent?: string;
+  /** A W3C `tracestate` to carry with `traceparent`. */
+  tracestate?: string;
+  /**
    * AMQP properties and headers of the request. `correlationId` and
    * `replyTo` are always the client's own; `expiration` and the
    * `x-deadline` header come from the timeout unless it is `Infinity`;
-   * `userId` is never sent (the broker closes the channel for a user id
-   * other than the connection's).
+   * `type` names the method (see {@linkcode RpcClient.method}); `userId`
+   * is always the login's (see `sendUserId`): the broker closes the
+   * channel for another.
    */
   properties?: MessageProperties;
 }
@@ -142,6 +244,10 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   readonly #maxInFlight: number;
   readonly #maxReplyBytes: number;
   readonly #persistent: boolean;
+  readonly #sendUserId: boolean;
+  readonly #middleware: readonly ClientMiddleware[];
+  readonly #registry: MetricsRegistry;
+  readonly #metrics: ClientMetrics;
   readonly #pending = new PendingCalls((id, call) => this.#expire(id, call));
   // Correlation ids are a per-client random prefix and a counter: unique,
   // cheap to make, and cheap to look up.
@@ -192,6 +298,13 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     this.#maxInFlight = init.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.#maxReplyBytes = init.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
     this.#persistent = init.persistent ?? false;
+    this.#sendUserId = init.sendUserId ?? true;
+    this.#middleware = [...(init.middleware ?? [])];
+    this.#registry = init.metrics ?? new MetricsRegistry();
+    this.#metrics = new ClientMetrics(this.#registry, {
+      inFlight: () => this.#pending.inFlight,
+      waiting: () => this.#pending.waiting,
+    });
     const state = transport.state ?? "open";
     if (state === "closed" || state === "failed") {
       this.#state = "failed";
@@ -235,6 +348,33 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   }
 
   /**
+   * What the client counted since it was made: calls by outcome, error
+   * replies by code, timeouts, returns, late replies, latency, and the
+   * calls in flight now.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcClient } from "./client.ts";
+   *
+   * await using client = await RpcClient.connect();
+   * await client.call("rpc_queue", "30");
+   * const stats = client.stats();
+   * console.log(stats.ok, stats.latency.p50); // 1 1.2
+   * ```
+   */
+  stats(): ClientStats {
+    return this.#metrics.stats();
+  }
+
+  /**
+   * The registry the client counts in (its own, or the `metrics` option):
+   * `client.metrics.render()` is the Prometheus text of its calls.
+   */
+  get metrics(): MetricsRegistry {
+    return this.#registry;
+  }
+
+  /**
    * Sends `body` to `queue` and resolves with the reply.
    *
    * @example
@@ -266,10 +406,127 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     body: string | Uint8Array,
     options: CallOptions = {},
   ): Promise<RpcReply> {
+    if (this.#middleware.length === 0) return this.#call(queue, body, options);
     checkQueue(queue);
-    if (typeof body !== "string" && !(body instanceof Uint8Array)) {
-      throw new TypeError("body must be a string or a Uint8Array");
+    checkBody(body);
+    const call: OutgoingCall = {
+      queue,
+      method: options.properties?.type,
+      body,
+      options: { ...options },
+    };
+    const chain = this.#middleware;
+    const run = (i: number): Promise<RpcReply> => {
+      if (i === chain.length) {
+        return this.#call(call.queue, call.body, call.options);
+      }
+      let called = false;
+      return chain[i](call, () => {
+        if (called) {
+          return Promise.reject(new Error("next() called more than once"));
+        }
+        called = true;
+        return run(i + 1);
+      });
+    };
+    try {
+      return Promise.resolve(run(0));
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
+
+  /**
+   * A typed function that calls the method `name` of the service on
+   * `queue`: its argument is sent as JSON (a string as text, bytes as
+   * bytes), and the reply is decoded by its content type. Without `name`,
+   * the call names no method, and the worker's default method answers it.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcClient } from "./client.ts";
+   *
+   * await using client = await RpcClient.connect();
+   * const add = client.method<{ a: number; b: number }, number>("calc", "add");
+   * console.log(await add({ a: 1, b: 2 })); // 3
+   * ```
+   *
+   * @throws {TypeError} if `queue` or `name` is not a non-empty string.
+   * @throws {RangeError} if `queue` or `name` is longer than 255 bytes.
+   */
+  method<Args = unknown, Result = unknown>(
+    queue: string,
+    name?: string,
+  ): MethodCaller<Args, Result> {
+    checkQueue(queue);
+    if (name !== undefined) checkMethod(name);
+    return async (args: Args, options: CallOptions = {}): Promise<Result> => {
+      const { body, contentType } = encodeValue(args);
+      const reply = await this.call(queue, body, {
+        ...options,
+        properties: { ...options.properties, type: name, contentType },
+      });
+      try {
+        return reply.decode<Result>();
+      } catch (cause) {
+        throw new ProtocolError(
+          `The reply of "${
+            name ?? "(default)"
+          }" on "${queue}" is not valid JSON`,
+          { cause },
+        );
+      }
+    };
+  }
+
+  /**
+   * A typed client of the whole service on `queue`: `Service` is an
+   * interface of its methods, or the type of the module the worker serves
+   * (`typeof import("./my_service.ts")`), so arguments and results are
+   * checked end to end. A method named `then` cannot be called this way
+   * (the object must not look like a promise): use {@linkcode method}.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcClient } from "./client.ts";
+   *
+   * interface Calc {
+   *   add(args: { a: number; b: number }): number;
+   *   negate(n: number): number;
+   * }
+   * await using client = await RpcClient.connect();
+   * const calc = client.service<Calc>("calc");
+   * console.log(await calc.add({ a: 1, b: 2 })); // 3
+   * ```
+   *
+   * @throws {TypeError} if `queue` is not a non-empty string.
+   * @throws {RangeError} if `queue` is longer than 255 bytes.
+   */
+  service<Service>(queue: string): ServiceClient<Service> {
+    checkQueue(queue);
+    const callers = new Map<string, MethodCaller<unknown, unknown>>();
+    return new Proxy({}, {
+      get: (_target, name) => {
+        // Not a method: symbols (inspection), and `then`, which would make
+        // the object look like a promise to `await`.
+        if (typeof name !== "string" || name === "then") return undefined;
+        let caller = callers.get(name);
+        if (caller === undefined) {
+          caller = this.method(queue, name);
+          callers.set(name, caller);
+        }
+        return caller;
+      },
+    }) as ServiceClient<Service>;
+  }
+
+  #call(
+    queue: string,
+    body: string | Uint8Array,
+    options: CallOptions,
+  ): Promise<RpcReply> {
+    checkQueue(queue);
+    checkBody(body);
     const timeout = options.timeout ?? this.#timeout;
     if (options.timeout !== undefined) checkTimeout(timeout);
     const signal = options.signal;
@@ -287,12 +544,33 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         ),
       );
     }
-    const user = options.properties;
+    let user = options.properties;
     if (user !== undefined) checkProperties(user);
+    const { traceparent, tracestate } = options;
+    if (traceparent !== undefined) {
+      if (parseTraceparent(traceparent) === undefined) {
+        throw new TypeError(
+          `traceparent must be a W3C traceparent such as 00-<32 hex>-<16 hex>-01, got ${
+            JSON.stringify(traceparent)
+          }`,
+        );
+      }
+      if (tracestate !== undefined && typeof tracestate !== "string") {
+        throw new TypeError("tracestate must be a string");
+      }
+      const headers: Record<string, HeaderValue> = {
+        ...user?.headers,
+        [TRACEPARENT_HEADER]: traceparent,
+      };
+      if (tracestate !== undefined) headers[TRACESTATE_HEADER] = tracestate;
+      user = { ...user, headers };
+    }
     if (signal?.aborted) return Promise.reject(signal.reason);
 
     const id = this.#prefix + (this.#sequence++).toString(36);
     const pending = this.#pending;
+    const metrics = this.#metrics;
+    metrics.started();
     return new Promise<RpcReply>((resolve, reject) => {
       const call: PendingCall = {
         queue,
@@ -303,16 +581,23 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         messageId: options.idempotent
           ? user?.messageId ?? crypto.randomUUID()
           : undefined,
-        resolve,
-        reject,
+        resolve: (reply) => {
+          metrics.settled(queue, user?.type, call.started);
+          resolve(reply);
+        },
+        reject: (error) => {
+          metrics.settled(queue, user?.type, call.started, error);
+          reject(error);
+        },
         attempts: 0,
         sent: false,
         persistent: options.persistent ?? this.#persistent,
+        started: performance.now(),
       };
       if (signal) {
         call.signal = signal;
         call.onAbort = () => {
-          if (pending.take(id)) reject(signal.reason);
+          if (pending.take(id)) call.reject(signal.reason);
           this.#pump();
         };
         signal.addEventListener("abort", call.onAbort, { once: true });
@@ -341,6 +626,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         new ClosedError(`Call to "${call.queue}" cancelled: RpcClient closed`)
       );
       this.#closing = this.#transport.close();
+      this.#metrics.detach();
     }
     return this.#closing;
   }
@@ -394,12 +680,13 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         correlationId: id,
         replyTo: this.#transport.replyTo,
         contentType: typeof call.body === "string" ? TEXT : BYTES,
+        userId: this.#sendUserId ? this.#transport.userId : undefined,
       };
     } else {
       properties = { ...user };
       // The broker closes the channel (and so fails every call in flight)
-      // for a user_id other than the connection's own: never send one.
-      if (properties.userId !== undefined) properties.userId = undefined;
+      // for a user_id other than the connection's own: only the login's.
+      properties.userId = this.#sendUserId ? this.#transport.userId : undefined;
       properties.correlationId = id;
       properties.replyTo = this.#transport.replyTo;
       properties.contentType ??= typeof call.body === "string" ? TEXT : BYTES;
@@ -472,6 +759,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       // replying and acking and the request was redelivered. The tutorial's
       // rule applies: discard it, it is not an error.
       this.#dropped++;
+      this.#metrics.lateReply();
       this.#logger.debug(
         `Dropped a reply with unknown correlation id ${properties.correlationId}`,
       );
@@ -491,7 +779,9 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       call.resolve(new RpcReply(body, properties));
       return;
     }
-    const error = decodeErrorReply(String(code), body);
+    const error = decodeErrorReply(String(code), body, {
+      method: call.properties?.type,
+    });
     if (error instanceof RemoteError && error.code === "DEADLINE_EXCEEDED") {
       call.reject(new TimeoutError(call.queue, call.timeout, { cause: error }));
     } else {
@@ -527,7 +817,9 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         ),
       );
     }
+    this.#metrics.disconnected();
     if (resent > 0) {
+      this.#metrics.resend(resent);
       this.#logger.info(
         `${resent} idempotent call(s) will be sent again after reconnecting`,
       );
@@ -539,6 +831,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     if (this.#closing) return;
     this.#state = this.#transport.state === "blocked" ? "blocked" : "open";
     this.#logger.info("Reconnected");
+    this.#metrics.reconnected();
     this.#emit("reconnect");
     this.#pump();
   }
@@ -583,9 +876,23 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
 
 function checkInit(init: ClientInit): void {
   if (init.timeout !== undefined) checkTimeout(init.timeout);
-  const { maxInFlight, maxReplyBytes, persistent } = init;
+  const { maxInFlight, maxReplyBytes, persistent, sendUserId, middleware } =
+    init;
   if (persistent !== undefined && typeof persistent !== "boolean") {
     throw new TypeError(`persistent must be a boolean, got ${persistent}`);
+  }
+  if (sendUserId !== undefined && typeof sendUserId !== "boolean") {
+    throw new TypeError(`sendUserId must be a boolean, got ${sendUserId}`);
+  }
+  if (middleware !== undefined) {
+    if (!Array.isArray(middleware)) {
+      throw new TypeError("middleware must be an array of functions");
+    }
+    middleware.forEach((item, i) => {
+      if (typeof item !== "function") {
+        throw new TypeError(`middleware[${i}] must be a function`);
+      }
+    });
   }
   if (
     maxInFlight !== undefined &&
@@ -599,6 +906,21 @@ function checkInit(init: ClientInit): void {
     throw new RangeError(
       `maxReplyBytes must be a non-negative number, got ${maxReplyBytes}`,
     );
+  }
+}
+
+function checkBody(body: unknown): void {
+  if (typeof body !== "string" && !(body instanceof Uint8Array)) {
+    throw new TypeError("body must be a string or a Uint8Array");
+  }
+}
+
+function checkMethod(name: string): void {
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError("A method name must be a non-empty string");
+  }
+  if (name.length > 85 && encoder.encode(name).length > 255) {
+    throw new RangeError("A method name must be at most 255 bytes long");
   }
 }
 

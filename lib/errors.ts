@@ -201,6 +201,37 @@ export class RemoteError extends RpcError {
 }
 
 /**
+ * The worker has no method of the name the call asked for (or the call
+ * named none and the worker has no default method): an error reply with
+ * code `METHOD_NOT_FOUND`.
+ *
+ * @example
+ * ```ts
+ * import { MethodNotFoundError, RemoteError } from "./errors.ts";
+ *
+ * const err = new MethodNotFoundError({
+ *   code: "METHOD_NOT_FOUND",
+ *   name: "HandlerError",
+ *   message: 'No method "mul" on "calc"; methods: add, negate',
+ * }, { method: "mul" });
+ * console.log(err instanceof RemoteError, err.method); // true mul
+ * ```
+ */
+export class MethodNotFoundError extends RemoteError {
+  /** The method the call asked for; `undefined` if it named none. */
+  readonly method: string | undefined;
+  /** Creates the error from an error reply's fields and the call's method. */
+  constructor(
+    remote: { code: string; name: string; message: string },
+    options?: ErrorOptions & { method?: string },
+  ) {
+    super(remote, options);
+    this.name = "MethodNotFoundError";
+    this.method = options?.method;
+  }
+}
+
+/**
  * A reply that does not follow the protocol (for example an error reply
  * whose body is not the JSON object `PROTOCOL.md` specifies).
  *

@@ -9,6 +9,7 @@ import { HandlerError } from "./errors.ts";
 import { fib } from "./fib.ts";
 import type { RpcRequest } from "./message.ts";
 import type { RpcHandler } from "./server.ts";
+import type { RpcMethod } from "./methods.ts";
 
 /** The largest n the fib service accepts unless told otherwise. */
 export const DEFAULT_MAX_N = 100_000;
@@ -88,6 +89,59 @@ export function fibHandler(options: FibOptions = {}): RpcHandler {
   }
   return (request: RpcRequest): string =>
     fib(parseFibRequest(request.body, { maxN })).toString();
+}
+
+/**
+ * The fib service as a method (see `serve`'s `methods`): n comes as a JSON
+ * number, or as text in the tutorial's format; the answer is fib(n) in
+ * decimal, as text.
+ *
+ * @example
+ * ```ts
+ * import { fibMethod } from "./fib_service.ts";
+ * import { RpcRequest } from "./message.ts";
+ *
+ * const fib = fibMethod({ maxN: 1000 });
+ * const request = new RpcRequest(new Uint8Array(), {}, {
+ *   signal: new AbortController().signal,
+ * });
+ * console.log(fib(30, request)); // 832040
+ * ```
+ *
+ * @throws {RangeError} if `maxN` is not a non-negative integer.
+ */
+export function fibMethod(
+  options: FibOptions = {},
+): RpcMethod<number | string, string> {
+  const maxN = options.maxN ?? DEFAULT_MAX_N;
+  if (!Number.isSafeInteger(maxN) || maxN < 0) {
+    throw new RangeError(`maxN must be a non-negative integer, got ${maxN}`);
+  }
+  return (n: number | string): string => {
+    if (typeof n === "string") {
+      return fib(parseFibRequest(encoder.encode(n), { maxN })).toString();
+    }
+    if (typeof n !== "number" || !Number.isInteger(n)) {
+      throw new HandlerError(
+        "INVALID_ARGUMENT",
+        `Expected an integer n, got ${shortJson(n)}`,
+      );
+    }
+    if (n < 0 || n > maxN) {
+      throw new HandlerError(
+        "OUT_OF_RANGE",
+        `n must be from 0 to ${maxN}, got ${n}`,
+      );
+    }
+    return fib(n).toString();
+  };
+}
+
+const encoder = new TextEncoder();
+
+function shortJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `a ${typeof value}` : text;
 }
 
 function isSpace(byte: number): boolean {

@@ -53,6 +53,13 @@ export interface MessageProperties {
   appId?: string;
 }
 
+import { decodeValue } from "./codec.ts";
+import {
+  parseTraceparent,
+  type TraceContext,
+  TRACEPARENT_HEADER,
+} from "./trace.ts";
+
 const decoder = new TextDecoder();
 
 /**
@@ -91,6 +98,26 @@ export class RpcMessage {
   json<T = unknown>(): T {
     return JSON.parse(this.text()) as T;
   }
+
+  /**
+   * The body decoded by its content type: JSON (`application/json`) parsed,
+   * text (`text/*`, or no content type) as a string, anything else as bytes.
+   * The type parameter is the caller's claim, not checked.
+   *
+   * @example
+   * ```ts
+   * import { RpcMessage } from "./message.ts";
+   *
+   * const body = new TextEncoder().encode("[1,2]");
+   * const message = new RpcMessage(body, { contentType: "application/json" });
+   * console.log(message.decode<number[]>()); // [ 1, 2 ]
+   * ```
+   *
+   * @throws {SyntaxError} if a JSON body is not JSON.
+   */
+  decode<T = unknown>(): T {
+    return decodeValue(this.body, this.properties.contentType) as T;
+  }
 }
 
 /**
@@ -126,6 +153,7 @@ export class RpcRequest extends RpcMessage {
   /** Whether the broker delivered this request before (to a worker that died). */
   readonly redelivered: boolean;
   #signal: AbortSignal | (() => AbortSignal);
+  #state?: Record<string, unknown>;
 
   /**
    * Wraps a delivered request. `signal` may be a function that makes the
@@ -144,6 +172,46 @@ export class RpcRequest extends RpcMessage {
     this.#signal = init.signal;
     this.deadline = init.deadline;
     this.redelivered = init.redelivered ?? false;
+  }
+
+  /**
+   * The method the caller named in the `type` property; `undefined` if it
+   * named none (the tutorial's clients do not), which selects the worker's
+   * default method.
+   */
+  get method(): string | undefined {
+    const type = this.properties.type;
+    return type === "" ? undefined : type;
+  }
+
+  /**
+   * The user that published the request, as the broker validated it: a
+   * client of this library sends its login's user name, and RabbitMQ
+   * refuses a `user_id` other than the publishing connection's own. So an
+   * authorization check can trust it. `undefined` if the caller sent none
+   * (the tutorial's clients do not).
+   */
+  get userId(): string | undefined {
+    return this.properties.userId;
+  }
+
+  /** The caller's W3C `traceparent` header, if it sent a valid one. */
+  get traceparent(): string | undefined {
+    const value = this.properties.headers?.[TRACEPARENT_HEADER];
+    return parseTraceparent(value) === undefined ? undefined : value as string;
+  }
+
+  /** The caller's trace context, parsed from its `traceparent`. */
+  get trace(): TraceContext | undefined {
+    return parseTraceparent(this.properties.headers?.[TRACEPARENT_HEADER]);
+  }
+
+  /**
+   * Room for middleware to hand values to the handler (the user an
+   * authentication middleware found, say); empty at first.
+   */
+  get state(): Record<string, unknown> {
+    return this.#state ??= {};
   }
 
   /**

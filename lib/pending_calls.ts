@@ -33,6 +33,8 @@ export interface PendingCall {
   sent: boolean;
   /** Whether it is sent persistent (`delivery_mode` 2). */
   persistent?: boolean;
+  /** When it was made, by `performance.now()`: for its latency. */
+  started?: number;
   /** The caller's signal, if any, and the listener added to it. */
   signal?: AbortSignal;
   /** The `abort` listener added to `signal`. */

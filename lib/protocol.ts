@@ -5,10 +5,15 @@
  * @module
  */
 
-import { HandlerError, ProtocolError, RemoteError } from "./errors.ts";
+import {
+  HandlerError,
+  MethodNotFoundError,
+  ProtocolError,
+  RemoteError,
+} from "./errors.ts";
 
 /** The version of `PROTOCOL.md` this library implements. */
-export const PROTOCOL_VERSION = "1.2";
+export const PROTOCOL_VERSION = "1.3";
 
 /** The header that marks an error reply; its value is an {@linkcode ErrorCode}. */
 export const ERROR_HEADER = "x-rpc-error";
@@ -42,6 +47,8 @@ export const ERROR_CODES = [
   "TOO_LARGE",
   "DEADLINE_EXCEEDED",
   "METHOD_NOT_FOUND",
+  "PERMISSION_DENIED",
+  "UNAUTHENTICATED",
   "INTERNAL",
 ] as const;
 
@@ -120,7 +127,8 @@ export function encodeErrorBody(body: ErrorBody): Uint8Array {
  *
  * `code` is the reply's `x-rpc-error` header, which is authoritative; the
  * body supplies the name and message. A body that is not the JSON object of
- * `PROTOCOL.md` gives a {@linkcode ProtocolError}.
+ * `PROTOCOL.md` gives a {@linkcode ProtocolError}. `METHOD_NOT_FOUND` gives
+ * a {@linkcode MethodNotFoundError} naming `options.method`.
  *
  * @example
  * ```ts
@@ -133,6 +141,7 @@ export function encodeErrorBody(body: ErrorBody): Uint8Array {
 export function decodeErrorReply(
   code: string,
   body: Uint8Array,
+  options: { method?: string } = {},
 ): RemoteError | ProtocolError {
   let parsed: unknown;
   try {
@@ -147,11 +156,14 @@ export function decodeErrorReply(
     return new ProtocolError(`Error reply (${code}) is not a JSON object`);
   }
   const { name, message } = parsed as Record<string, unknown>;
-  return new RemoteError({
+  const remote = {
     code,
     name: typeof name === "string" ? name : "Error",
     message: typeof message === "string" ? message : `Remote error ${code}`,
-  });
+  };
+  return code === "METHOD_NOT_FOUND"
+    ? new MethodNotFoundError(remote, { method: options.method })
+    : new RemoteError(remote);
 }
 
 /**

@@ -22,6 +22,16 @@ import { type Logger, silentLogger } from "./logger.ts";
 import type { HeaderValue, MessageProperties } from "./message.ts";
 import { RpcRequest } from "./message.ts";
 import {
+  composeMiddleware,
+  methodsHandler,
+  type RpcMethods,
+  type ServerMiddleware,
+} from "./methods.ts";
+import { encodeValue } from "./codec.ts";
+import { MetricsRegistry } from "./metrics.ts";
+import { type MethodSeries, ServerMetrics } from "./_server_metrics.ts";
+import type { ServerStats } from "./stats.ts";
+import {
   deadlineOf,
   encodeErrorBody,
   ERROR_HEADER,
@@ -125,11 +135,34 @@ export interface ServeOptions extends ConnectionOptions {
   signal?: AbortSignal;
   /** Called once the server consumes. */
   onListen?: (info: { queue: string }) => void;
+  /**
+   * Many methods on one queue, by name, instead of one handler: a request
+   * names its method in the AMQP `type` property; its body is decoded by
+   * content type and handed to the method, whose result is encoded the
+   * same way (a string as text, bytes as bytes, anything else as JSON). A
+   * request for a method not here is answered `METHOD_NOT_FOUND`.
+   */
+  methods?: RpcMethods;
+  /**
+   * With `methods`: the method of requests that name none, as the
+   * tutorial's clients do (default: the only method, if there is one).
+   */
+  defaultMethod?: string;
+  /**
+   * Runs around every request, the first outermost: for authorization,
+   * logging, metrics or tracing. See {@linkcode ServerMiddleware}.
+   */
+  middleware?: readonly ServerMiddleware[];
+  /**
+   * Where the worker counts its requests, for Prometheus (default: a
+   * registry of its own, as {@linkcode RpcServer.metrics}).
+   */
+  metrics?: MetricsRegistry;
 }
 
 /**
  * Starts a worker that answers requests from `options.queue` with
- * `handler`, and resolves once it consumes.
+ * `handler` (or with `options.methods`), and resolves once it consumes.
  *
  * The queue is declared as the tutorial declares `rpc_queue` (not durable,
  * not exclusive, not auto-delete, no arguments) unless `queueArguments` say
@@ -145,21 +178,58 @@ export interface ServeOptions extends ConnectionOptions {
  * await server.finished;
  * ```
  *
+ * @example Many methods on one queue
+ * ```ts ignore
+ * import { serve } from "./server.ts";
+ *
+ * await using server = await serve({
+ *   queue: "calc",
+ *   methods: {
+ *     add: ({ a, b }: { a: number; b: number }) => a + b,
+ *     negate: (n: number) => -n,
+ *   },
+ * });
+ * ```
+ *
  * @throws {TypeError} for a bad option.
  * @throws {ConnectionError} if no broker accepts the connection.
  * @throws {QueueError} if the queue cannot be declared or consumed.
  */
 export async function serve(
   options: ServeOptions,
-  handler: RpcHandler,
+  handler?: RpcHandler,
 ): Promise<RpcServer> {
-  if (typeof handler !== "function") {
-    throw new TypeError("handler must be a function");
-  }
   const queue = options.queue ?? "rpc_queue";
   if (typeof queue !== "string" || queue === "") {
     throw new TypeError("queue must be a non-empty string");
   }
+  let handle: (request: RpcRequest) => unknown;
+  let methodNames: ReadonlySet<string> | undefined;
+  let defaultMethod: string | undefined;
+  if (options.methods !== undefined) {
+    if (handler !== undefined) {
+      throw new TypeError("Pass either a handler or options.methods, not both");
+    }
+    handle = methodsHandler(options.methods, {
+      queue,
+      defaultMethod: options.defaultMethod,
+    });
+    methodNames = new Set(Object.keys(options.methods));
+    defaultMethod = options.defaultMethod ??
+      (methodNames.size === 1 ? [...methodNames][0] : undefined);
+  } else if (typeof handler === "function") {
+    if (options.defaultMethod !== undefined) {
+      throw new TypeError("defaultMethod needs options.methods");
+    }
+    handle = handler;
+  } else {
+    throw new TypeError("handler must be a function (or pass options.methods)");
+  }
+  const middleware = options.middleware ?? [];
+  if (!Array.isArray(middleware)) {
+    throw new TypeError("middleware must be an array of functions");
+  }
+  if (middleware.length > 0) handle = composeMiddleware(middleware, handle);
   const prefetch = options.prefetch ?? 1;
   if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65535) {
     throw new RangeError(
@@ -215,7 +285,10 @@ export async function serve(
     queueType,
     deliveryLimit,
     deadLetterQueue: queueType === "quorum" ? deadLetterQueue : false,
-    handler,
+    handler: handle,
+    methodNames,
+    defaultMethod,
+    metrics: options.metrics ?? new MetricsRegistry(),
     maxRequestBytes,
     gracePeriod,
     replyCacheSize,
@@ -279,7 +352,10 @@ interface ServerInit extends ConnectionOptions {
   queueType: QueueType;
   deliveryLimit: number;
   deadLetterQueue: string | false;
-  handler: RpcHandler;
+  handler: (request: RpcRequest) => unknown;
+  methodNames: ReadonlySet<string> | undefined;
+  defaultMethod: string | undefined;
+  metrics: MetricsRegistry;
   maxRequestBytes: number;
   gracePeriod: number;
   replyCacheSize: number;
@@ -322,9 +398,12 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly finished: Promise<void>;
   readonly #init: ServerInit;
   readonly #supervisor: ConnectionSupervisor;
-  readonly #handler: RpcHandler;
+  readonly #handler: (request: RpcRequest) => unknown;
   readonly #logger: Logger;
   readonly #cache: ReplyCache;
+  readonly #metrics: ServerMetrics;
+  /** The series of requests for a method it does not have. */
+  readonly #unknownMethod: MethodSeries;
   readonly #nodes = new DirectReplyNodes();
   #acks?: AckBatcher;
   readonly #running = new Set<Promise<void>>();
@@ -343,6 +422,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     this.#handler = init.handler;
     this.#logger = init.logger;
     this.#cache = new ReplyCache(init.replyCacheSize);
+    this.#metrics = new ServerMetrics(init.metrics, init.queue);
+    this.#unknownMethod = this.#metrics.method(
+      init.methodNames === undefined ? "" : "(unknown)",
+    );
     this.finished = new Promise<void>((resolve, reject) => {
       this.#settle = (error) => (error ? reject(error) : resolve());
     });
@@ -353,10 +436,14 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       setup: (connection) => this.#setup(connection),
       lost: (error) => {
         this.#consumer = undefined;
+        this.#metrics.connected(false);
         this.#unblock();
         this.#emit("disconnect", { error });
       },
-      restored: () => this.#emit("reconnect"),
+      restored: () => {
+        this.#metrics.connected(true);
+        this.#emit("reconnect");
+      },
       failed: (error) => {
         this.#unblock();
         this.#fail(error);
@@ -378,6 +465,32 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   }
 
   /**
+   * The registry the worker counts in (its own, or the `metrics` option):
+   * `server.metrics.render()` is the Prometheus text that `serveMetrics`
+   * serves.
+   */
+  get metrics(): MetricsRegistry {
+    return this.#init.metrics;
+  }
+
+  /**
+   * What the worker counted since it started: requests by outcome, error
+   * replies by code, redeliveries, expired requests, cache hits, requeues,
+   * dead-letters, drops, handling time, and the requests in hand now.
+   *
+   * @example
+   * ```ts ignore
+   * import { serve } from "./server.ts";
+   *
+   * await using server = await serve({ queue: "echo" }, (r) => r.text());
+   * console.log(server.stats().received); // 0
+   * ```
+   */
+  stats(): ServerStats {
+    return this.#metrics.snapshot(this.#running.size);
+  }
+
+  /**
    * Where the connection is: `open`, `blocked`, `reconnecting`, `closed` or
    * `failed`. An `open` server consumes its queue.
    */
@@ -391,6 +504,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
    */
   async start(): Promise<void> {
     await this.#supervisor.start();
+    this.#metrics.connected(true);
     this.#logger.info(
       `Consuming "${this.queue}" with prefetch ${this.#init.prefetch}`,
     );
@@ -482,6 +596,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       this.#stop.abort(new RpcError("RpcServer closed"));
       this.#unblock();
       await this.#supervisor.close();
+      this.#metrics.stopped();
     } finally {
       this.#logger.info(`Stopped consuming "${this.queue}"`);
       this.#settle();
@@ -535,6 +650,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   }
 
   #track(message: AMQPMessage): Promise<void> {
+    const metrics = this.#metrics;
+    metrics.received(message.redelivered);
     const work = this.#handle(message).catch((error) => {
       const reason = error instanceof Error ? error.message : "unknown error";
       const connection = message.channel.connection as AMQPClient;
@@ -556,7 +673,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       }
     });
     this.#running.add(work);
-    return work.finally(() => this.#running.delete(work));
+    return work.finally(() => {
+      this.#running.delete(work);
+      metrics.done();
+    });
   }
 
   async #handle(message: AMQPMessage): Promise<void> {
@@ -568,6 +688,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
           properties.correlationId ?? "none"
         })`,
       );
+      this.#metrics.dropped();
       await this.#ack(message);
       return;
     }
@@ -582,15 +703,19 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       this.#logger.warn(
         `Dropped a request whose reply_to or correlation_id cannot be answered`,
       );
+      this.#metrics.dropped();
       await this.#ack(message);
       return;
     }
+    const started = performance.now();
+    const series = this.#seriesOf(properties.type);
     const deadline = deadlineOf(properties.headers);
     const now = Date.now();
     let reply: CachedReply | undefined;
     // Dead-letter the request instead of acking it, after its reply.
     let park = false;
     if (deadline !== undefined && deadline <= now) {
+      this.#metrics.expired();
       // The caller has given up; answer without working, in case its clock
       // runs behind ours and it still waits.
       reply = errorReply({
@@ -611,6 +736,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         properties.headers?.[IDEMPOTENT_HEADER] === true;
       let outcome = idempotent ? this.#cache.get(messageId) : undefined;
       if (outcome) {
+        this.#metrics.cacheHit();
         this.#logger.debug(`Answered message ${messageId} from the cache`);
       } else {
         outcome = this.#run(message, deadline);
@@ -620,6 +746,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       if (reply === undefined) {
         // Stopped because this worker is closing, not because the request
         // is bad: hand it back to the queue for another worker to answer.
+        this.#metrics.requeued();
         if (!message.channel.closed) await this.#nack(message, true);
         return;
       }
@@ -635,10 +762,12 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
             `Handing a failed request back to "${this.queue}" for another try`,
           );
           this.#cache.forget(messageId, outcome);
+          this.#metrics.requeued();
           if (!message.channel.closed) await this.#nack(message, true);
           return;
         }
         park = true;
+        if (this.#init.deadLetterQueue !== false) this.#metrics.deadLettered();
         this.#logger.error(
           this.#init.deadLetterQueue === false
             ? `Dropped a request that failed ${
@@ -650,6 +779,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         );
       }
     }
+    this.#metrics.answered(series, reply.errorCode, started);
     if (message.channel.closed) {
       // The connection was lost meanwhile: the broker redelivers the request
       // (answered from the cache if it is idempotent), and a reply now would
@@ -743,6 +873,18 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     }
   }
 
+  /** The metrics series of a request for method `type`. */
+  #seriesOf(type: string | undefined): MethodSeries {
+    const names = this.#init.methodNames;
+    if (names === undefined) return this.#metrics.method("");
+    const name = type === undefined || type === ""
+      ? this.#init.defaultMethod
+      : type;
+    return name !== undefined && names.has(name)
+      ? this.#metrics.method(name)
+      : this.#unknownMethod;
+  }
+
   /** Acks the delivery, in a batch with the others of this turn. */
   #ack(message: AMQPMessage): Promise<void> {
     const acks = this.#acks;
@@ -808,11 +950,18 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       if (result instanceof Uint8Array) {
         return { body: result, contentType: BYTES };
       }
-      // A bug in the handler, not a bad argument from the caller.
-      throw new HandlerError(
-        "INTERNAL",
-        `The handler returned ${typeof result}, not a string or Uint8Array`,
-      );
+      let encoded;
+      try {
+        encoded = encodeValue(result);
+      } catch (error) {
+        // A bug in the handler, not a bad argument from the caller.
+        throw new HandlerError(
+          "INTERNAL",
+          `The handler's result cannot be sent: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      return encoded;
     } catch (error) {
       if (
         controller?.signal.aborted && controller.signal.reason === stop.reason

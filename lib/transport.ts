@@ -8,7 +8,8 @@
  */
 
 import type { AMQPChannel, AMQPClient, AMQPMessage } from "./deps.ts";
-import type { ConnectionOptions } from "./connection.ts";
+import { connectedUrl, type ConnectionOptions } from "./connection.ts";
+import { identityOf } from "./url.ts";
 import type { MessageProperties } from "./message.ts";
 import { DIRECT_REPLY_TO } from "./protocol.ts";
 import { type ConnectionState, ConnectionSupervisor } from "./supervisor.ts";
@@ -66,6 +67,12 @@ export interface RpcTransport {
    * transport reconnects.
    */
   readonly replyTo: string;
+  /**
+   * The user name the connection logged in with, which the client sends
+   * as each request's `user_id` for the broker to vouch for; a transport
+   * without it sends none.
+   */
+  readonly userId?: string;
   /**
    * Whether requests can be published now; a transport without the
    * property is always `open` until it reports a loss.
@@ -132,6 +139,7 @@ export async function connectTransport(
 
 class AmqpTransport implements RpcTransport {
   replyTo: string = DIRECT_REPLY_TO;
+  userId?: string;
   readonly #supervisor: ConnectionSupervisor;
   readonly #replyQueue: "direct" | "exclusive";
   #channel?: AMQPChannel;
@@ -193,6 +201,8 @@ class AmqpTransport implements RpcTransport {
     });
     this.#channel = channel;
     this.replyTo = replyTo;
+    const url = connectedUrl(connection);
+    this.userId = url === undefined ? undefined : identityOf(url).user;
   }
 
   listen(listener: TransportListener): void {

@@ -554,14 +554,42 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "RpcClient.call() never sends a user id",
+  name:
+    "RpcClient.call() sends the login's user id, never the caller's, unless told not to",
   async fn() {
     const { transport, client } = setup();
     const call = client.call("q", "1", { properties: { userId: "admin" } });
+    // The fake transport has no login: no user id at all.
     assert.equal(transport.last.properties.userId, undefined);
     transport.reply(transport.last.properties.correlationId, "ok");
     await call;
     await client.close();
+
+    const withLogin = new FakeTransport();
+    Object.defineProperty(withLogin, "userId", { value: "app" });
+    const client2 = new RpcClient(withLogin);
+    const calls = [
+      client2.call("q", "1", { properties: { userId: "admin" } }),
+      client2.call("q", "2"),
+    ];
+    assert.deepEqual(
+      withLogin.published.map((p) => p.properties.userId),
+      ["app", "app"],
+    );
+    for (const p of withLogin.published) {
+      withLogin.reply(p.properties.correlationId, "ok");
+    }
+    await Promise.all(calls);
+    await client2.close();
+
+    const quiet = new FakeTransport();
+    Object.defineProperty(quiet, "userId", { value: "app" });
+    const client3 = new RpcClient(quiet, { sendUserId: false });
+    const last = client3.call("q", "1");
+    assert.equal(quiet.last.properties.userId, undefined);
+    quiet.reply(quiet.last.properties.correlationId, "ok");
+    await last;
+    await client3.close();
   },
 });
 

@@ -1,0 +1,128 @@
+/**
+ * How values travel in message bodies: a string as `text/plain`, bytes as
+ * `application/octet-stream`, anything else as `application/json`; and back,
+ * by the message's content type.
+ *
+ * @module
+ */
+
+/** The content type of a string body. */
+export const TEXT_CONTENT_TYPE = "text/plain";
+/** The content type of a byte body. */
+export const BYTES_CONTENT_TYPE = "application/octet-stream";
+/** The content type of a JSON body. */
+export const JSON_CONTENT_TYPE = "application/json";
+
+/** A value encoded for a message: its body and content type. */
+export interface EncodedValue {
+  /** The body: a string is sent as UTF-8. */
+  body: string | Uint8Array;
+  /** The MIME type that tells the receiver how to decode the body. */
+  contentType: string;
+}
+
+/**
+ * Encodes a value for a message body: a string as text, a `Uint8Array` (or
+ * any other `ArrayBufferView`) as bytes, `undefined` as an empty JSON body,
+ * anything else as JSON.
+ *
+ * @example
+ * ```ts
+ * import { encodeValue } from "./codec.ts";
+ *
+ * console.log(encodeValue({ a: 1 })); // { body: '{"a":1}', contentType: "application/json" }
+ * console.log(encodeValue("30").contentType); // text/plain
+ * ```
+ *
+ * @throws {TypeError} if the value cannot be written as JSON (a `bigint`,
+ * a cycle, a function).
+ */
+export function encodeValue(value: unknown): EncodedValue {
+  if (typeof value === "string") {
+    return { body: value, contentType: TEXT_CONTENT_TYPE };
+  }
+  if (value instanceof Uint8Array) {
+    return { body: value, contentType: BYTES_CONTENT_TYPE };
+  }
+  if (ArrayBuffer.isView(value)) {
+    return {
+      body: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+      contentType: BYTES_CONTENT_TYPE,
+    };
+  }
+  if (value === undefined) return { body: "", contentType: JSON_CONTENT_TYPE };
+  let body: string | undefined;
+  try {
+    body = JSON.stringify(value);
+  } catch (cause) {
+    throw new TypeError(
+      `Cannot send a value as JSON: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  if (body === undefined) {
+    throw new TypeError(`Cannot send a ${typeof value} as JSON`);
+  }
+  return { body, contentType: JSON_CONTENT_TYPE };
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * How a body of `contentType` is decoded: `json` for `application/json` and
+ * `+json` types, `text` for `text/*` and for no content type at all (the
+ * tutorial's clients send none, or `text/plain`), `bytes` for anything
+ * else.
+ *
+ * @example
+ * ```ts
+ * import { bodyKindOf } from "./codec.ts";
+ *
+ * console.log(bodyKindOf("application/json; charset=utf-8")); // json
+ * console.log(bodyKindOf(undefined)); // text
+ * console.log(bodyKindOf("image/png")); // bytes
+ * ```
+ */
+export function bodyKindOf(
+  contentType: string | undefined,
+): "json" | "text" | "bytes" {
+  if (contentType === undefined || contentType === "") return "text";
+  if (contentType === TEXT_CONTENT_TYPE) return "text";
+  if (contentType === JSON_CONTENT_TYPE) return "json";
+  const semi = contentType.indexOf(";");
+  const mime = (semi === -1 ? contentType : contentType.slice(0, semi)).trim()
+    .toLowerCase();
+  if (mime === JSON_CONTENT_TYPE || mime.endsWith("+json")) return "json";
+  if (mime.startsWith("text/") || mime === "") return "text";
+  return "bytes";
+}
+
+/**
+ * Decodes a body by its content type (see {@linkcode bodyKindOf}): JSON is
+ * parsed (an empty JSON body is `undefined`), text is decoded as UTF-8, and
+ * bytes are returned as they are.
+ *
+ * @example
+ * ```ts
+ * import { decodeValue } from "./codec.ts";
+ *
+ * const body = new TextEncoder().encode('{"a":1}');
+ * console.log(decodeValue(body, "application/json")); // { a: 1 }
+ * console.log(decodeValue(body, "text/plain")); // {"a":1}
+ * ```
+ *
+ * @throws {SyntaxError} if a JSON body is not JSON.
+ */
+export function decodeValue(
+  body: Uint8Array,
+  contentType: string | undefined,
+): unknown {
+  switch (bodyKindOf(contentType)) {
+    case "text":
+      return decoder.decode(body);
+    case "json":
+      return body.length === 0 ? undefined : JSON.parse(decoder.decode(body));
+    default:
+      return body;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * What `RpcClient.stats()` and `RpcServer.stats()` report:
+ * plain numbers counted since the client or worker started.
+ *
+ * @module
+ */
+
+/** How a call ended: `ok`, or the kind of its error. */
+export type CallOutcome =
+  | "ok"
+  | "timeout"
+  | "no_route"
+  | "connection_lost"
+  | "closed"
+  | "aborted"
+  | "remote"
+  | "protocol"
+  | "invalid_argument";
+
+/** Latency figures estimated from a histogram, in milliseconds. */
+export interface LatencyStats {
+  /** How many were measured. */
+  count: number;
+  /** Their mean. */
+  mean: number;
+  /** The median, estimated from the histogram's buckets. */
+  p50: number;
+  /** The 90th percentile, estimated. */
+  p90: number;
+  /** The 99th percentile, estimated. */
+  p99: number;
+}
+
+/** A client's counts since it was made; see `RpcClient.stats()`. */
+export interface ClientStats {
+  /** Calls made (settled or not). */
+  calls: number;
+  /** Calls answered with a success reply. */
+  ok: number;
+  /** Calls that failed, by kind (see {@linkcode CallOutcome}). */
+  errors: Record<string, number>;
+  /** Error replies from workers, by code (`INVALID_ARGUMENT`, …). */
+  remoteErrors: Record<string, number>;
+  /** Calls that timed out (also counted in `errors.timeout`). */
+  timeouts: number;
+  /** Requests the broker returned: no queue (also `errors.no_route`). */
+  returns: number;
+  /** Replies dropped because no call waited for them: late or unknown. */
+  lateReplies: number;
+  /** Idempotent calls sent again after a reconnection. */
+  resent: number;
+  /** Times the connection was lost. */
+  disconnects: number;
+  /** Times it was set up again. */
+  reconnects: number;
+  /** Calls sent and waiting for their reply now. */
+  inFlight: number;
+  /** Calls waiting to be sent now. */
+  waiting: number;
+  /** Time from call to reply of calls that got one (success or error). */
+  latency: LatencyStats;
+}
+
+/** A worker's counts since it started; see `RpcServer.stats()`. */
+export interface ServerStats {
+  /** Requests delivered to it. */
+  received: number;
+  /** Requests answered with a success reply. */
+  ok: number;
+  /** Error replies sent, by code (`INVALID_ARGUMENT`, `INTERNAL`, …). */
+  errors: Record<string, number>;
+  /** Requests delivered again after a worker holding them went away. */
+  redelivered: number;
+  /**
+   * Requests whose caller's deadline had passed before they were handled:
+   * answered `DEADLINE_EXCEEDED` without running the handler.
+   */
+  expired: number;
+  /** Repeats of idempotent requests answered from the reply cache. */
+  cacheHits: number;
+  /** Requests handed back to the queue (a retry, or closing). */
+  requeued: number;
+  /** Requests parked in the dead-letter queue after their last try. */
+  deadLettered: number;
+  /** Requests dropped without a reply (no `reply_to`, or one that cannot be answered). */
+  dropped: number;
+  /** Times the connection was lost. */
+  disconnects: number;
+  /** Times it was set up again. */
+  reconnects: number;
+  /** Requests being handled now. */
+  inFlight: number;
+  /** Time from delivery to reply, of answered requests. */
+  latency: LatencyStats;
+}
