@@ -1,9 +1,10 @@
 // deno-lint-ignore-file no-console -- the entry scripts are where output is written.
 /**
- * The tutorial's RPC worker: answers fib(n) requests on `rpc_queue`.
+ * The RPC worker: serves the methods a handler module exports on a queue;
+ * by default the tutorial's fib service on `rpc_queue`.
  *
- *     deno task server [--url URL]... [--queue NAME] [--queue-type classic|quorum]
- *       [--prefetch N] [--max-n N] [--quiet]
+ *     deno task server [--handler MODULE] [--url URL]... [--queue NAME]
+ *       [--prefetch N] [--metrics-port PORT] [--log-format text|json] …
  *
  * @module
  */
@@ -14,21 +15,32 @@ import {
   CONNECTION_HELP,
   connectionOptions,
   describeError,
-  lineLogger,
+  requestLogMiddleware,
 } from "./lib/cli.ts";
-import { fib } from "./lib/fib.ts";
-import { DEFAULT_MAX_N, parseFibRequest } from "./lib/fib_service.ts";
+import { DEFAULT_MAX_N, fibMethod } from "./lib/fib_service.ts";
+import { formatLogger, LOG_LEVELS, type LogLevel } from "./lib/logger.ts";
+import { serviceOfModule } from "./lib/methods.ts";
+import { serveMetrics } from "./lib/metrics_http.ts";
 import {
   DEFAULT_DELIVERY_LIMIT,
   DEFAULT_GRACE_PERIOD,
   serve,
 } from "./lib/server.ts";
+import * as fibService from "./services/fib.ts";
 
 const USAGE = `Usage: deno task server [options]
 
-Answers fib(n) requests from a RabbitMQ queue, as RabbitMQ's RPC tutorial does.
+Serves the methods a module exports on a RabbitMQ queue; by default the
+fib service of RabbitMQ's RPC tutorial (services/fib.ts) on rpc_queue.
 
 Options:
+  --handler MODULE path or URL of a module whose exported functions are the
+                   methods (default: the fib service); see "Writing a
+                   service" in the README. A local file must be under the
+                   current directory (the task may read only there)
+  --default-method NAME
+                   method of requests that name none (default: the module's
+                   defaultMethod export, or its only method)
 ${CONNECTION_HELP}
   --queue NAME     queue to consume (default: rpc_queue)
   --prefetch N     requests handled at once (default: 1)
@@ -38,18 +50,30 @@ ${CONNECTION_HELP}
   --delivery-limit N
                    quorum: tries of a failing request before it is parked
                    (default: ${DEFAULT_DELIVERY_LIMIT}; every return counts)
-  --max-n N        largest n accepted (default: ${DEFAULT_MAX_N})
+  --max-n N        fib service: largest n accepted (default: ${DEFAULT_MAX_N})
   --grace-period MS
                    on stop, how long running requests may finish
                    (default: ${DEFAULT_GRACE_PERIOD})
-  --quiet          do not print a line per request
+  --metrics-port PORT
+                   serve Prometheus metrics on http://HOST:PORT/metrics, and
+                   /healthz (connected and consuming) and /readyz for
+                   Kubernetes probes (default: off)
+  --metrics-host HOST
+                   address to listen on for --metrics-port (default: 0.0.0.0)
+  --log-format F   text (default: the tutorial's lines on stdout, the rest
+                   on stderr) or json (one JSON object per line on stdout)
+  --log-level L    debug (a line with detail per request), info (default:
+                   one line per request), warn or error
+  --quiet          no line per request (the same as --log-level warn for
+                   requests only)
   -h, --help       show this help
 
 If the connection is lost, it reconnects by itself. Stop it with Ctrl-C
 (SIGINT) or SIGTERM: it stops taking requests, lets the running ones finish
 within the grace period, then exits 0. A second signal exits at once
 (unanswered requests go back to the queue). Exit status 1: the broker
-refused the login, or could not be reached at start.`;
+refused the login, could not be reached at start, or the handler module
+could not be loaded; 2: a bad command line.`;
 
 async function main(args: string[]): Promise<number> {
   let flags;
@@ -58,6 +82,8 @@ async function main(args: string[]): Promise<number> {
       args,
       options: {
         ...CONNECTION_FLAGS,
+        handler: { type: "string" },
+        "default-method": { type: "string" },
         queue: { type: "string", default: "rpc_queue" },
         prefetch: { type: "string", default: "1" },
         "queue-type": { type: "string", default: "classic" },
@@ -65,11 +91,15 @@ async function main(args: string[]): Promise<number> {
           type: "string",
           default: String(DEFAULT_DELIVERY_LIMIT),
         },
-        "max-n": { type: "string", default: String(DEFAULT_MAX_N) },
+        "max-n": { type: "string" },
         "grace-period": {
           type: "string",
           default: String(DEFAULT_GRACE_PERIOD),
         },
+        "metrics-port": { type: "string" },
+        "metrics-host": { type: "string", default: "0.0.0.0" },
+        "log-format": { type: "string", default: "text" },
+        "log-level": { type: "string", default: "info" },
         quiet: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -77,59 +107,113 @@ async function main(args: string[]): Promise<number> {
       allowPositionals: false,
     }).values;
   } catch (error) {
-    console.error(
-      `Error: ${(error as Error).message}. Run with --help for usage.`,
-    );
-    return 2;
+    return usageError((error as Error).message);
   }
   if (flags.help) {
     console.log(USAGE);
     return 0;
   }
   const prefetch = wholeNumber("--prefetch", flags.prefetch);
-  const maxN = wholeNumber("--max-n", flags["max-n"]);
   const gracePeriod = wholeNumber("--grace-period", flags["grace-period"]);
   const deliveryLimit = wholeNumber(
     "--delivery-limit",
     flags["delivery-limit"],
   );
+  const maxN = flags["max-n"] === undefined
+    ? DEFAULT_MAX_N
+    : wholeNumber("--max-n", flags["max-n"]);
+  const metricsPort = flags["metrics-port"] === undefined
+    ? undefined
+    : wholeNumber("--metrics-port", flags["metrics-port"]);
   if (
     prefetch === undefined || maxN === undefined ||
-    gracePeriod === undefined || deliveryLimit === undefined
+    gracePeriod === undefined || deliveryLimit === undefined ||
+    (flags["metrics-port"] !== undefined && metricsPort === undefined)
   ) return 2;
   const queueType = flags["queue-type"];
   if (queueType !== "classic" && queueType !== "quorum") {
-    console.error(
-      `Error: --queue-type must be classic or quorum, got "${queueType}". Run with --help for usage.`,
+    return usageError(
+      `--queue-type must be classic or quorum, got "${queueType}"`,
     );
-    return 2;
   }
   if (prefetch < 1 || prefetch > 65535) {
-    console.error(
-      `Error: --prefetch must be from 1 to 65535, got ${prefetch}. Run with --help for usage.`,
+    return usageError(`--prefetch must be from 1 to 65535, got ${prefetch}`);
+  }
+  if (metricsPort !== undefined && metricsPort > 65535) {
+    return usageError(
+      `--metrics-port must be from 0 to 65535, got ${metricsPort}`,
     );
-    return 2;
+  }
+  const format = flags["log-format"];
+  if (format !== "text" && format !== "json") {
+    return usageError(`--log-format must be text or json, got "${format}"`);
+  }
+  const level = flags["log-level"] as LogLevel;
+  if (!LOG_LEVELS.includes(level)) {
+    return usageError(
+      `--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`,
+    );
+  }
+  if (flags.handler !== undefined && flags["max-n"] !== undefined) {
+    return usageError("--max-n applies to the fib service, not to --handler");
   }
 
-  const quiet = flags.quiet;
-  const logger = lineLogger({ write: (line) => console.error(line) });
+  // Text: the tutorial's lines on stdout as it prints them, the rest on
+  // stderr; JSON: every line on stdout, for a log collector.
+  const logger = formatLogger({
+    format,
+    level,
+    write: format === "json"
+      ? (line) => console.log(line)
+      : (line) => console.error(line),
+  });
+  const say = (line: string, fields?: Record<string, unknown>) => {
+    if (format === "json") logger.info(line.replace(/^ \[.\] /, ""), fields);
+    else if (level === "debug" || level === "info") console.log(line);
+  };
+
+  const service = flags.handler === undefined
+    ? serviceOfModule({ ...fibService, fib: fibMethod({ maxN }) })
+    : serviceOfModule(await loadModule(flags.handler));
+  const defaultMethod = flags["default-method"] ?? service.defaultMethod;
+  const queue = flags.queue;
   const server = await serve({
     ...connectionOptions(flags, {
       AMQP_URL: Deno.env.get("AMQP_URL"),
       AMQP_CA_FILE: Deno.env.get("AMQP_CA_FILE"),
     }),
-    queue: flags.queue,
+    queue,
     queueType,
     deliveryLimit,
     prefetch,
     gracePeriod,
     logger,
-  }, (request) => {
-    const n = parseFibRequest(request.body, { maxN });
-    if (!quiet) console.log(` [.] fib(${n})`);
-    return fib(n).toString();
+    methods: service.methods,
+    defaultMethod,
+    middleware: [
+      requestLogMiddleware({
+        logger,
+        say: flags.quiet ? undefined : say,
+        detail: level === "debug",
+        defaultMethod: defaultMethod ??
+          (Object.keys(service.methods).length === 1
+            ? Object.keys(service.methods)[0]
+            : undefined),
+      }),
+      ...(service.middleware ?? []),
+    ],
   });
-  console.log(" [*] Awaiting RPC requests");
+  say(" [*] Awaiting RPC requests", {
+    queue,
+    methods: Object.keys(service.methods),
+  });
+
+  const metrics = metricsPort === undefined ? undefined : serveMetrics(server, {
+    port: metricsPort,
+    hostname: flags["metrics-host"],
+    onListen: ({ hostname, port }) =>
+      logger.info(`Serving metrics on http://${hostname}:${port}/metrics`),
+  });
 
   let stopping = false;
   const stop = () => {
@@ -148,19 +232,41 @@ async function main(args: string[]): Promise<number> {
     await server.finished;
     return 0;
   } finally {
+    await metrics?.close();
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.removeSignalListener(signal, stop);
     }
   }
 }
 
+/** Imports a handler module by path (from the current directory) or URL. */
+async function loadModule(specifier: string): Promise<Record<string, unknown>> {
+  const url =
+    /^[a-z][a-z0-9+.-]*:/i.test(specifier) && !/^[a-z]:[\\/]/i.test(specifier)
+      ? specifier
+      : new URL(specifier, `file://${Deno.cwd()}/`).href;
+  try {
+    return await import(url);
+  } catch (cause) {
+    const reason = cause instanceof Deno.errors.NotCapable
+      ? "the task may not read it; run server.ts with deno run --allow-read=PATH"
+      : (cause as Error).message?.split("\n")[0] ?? String(cause);
+    throw new Error(`Cannot load the handler module ${specifier}: ${reason}`, {
+      cause,
+    });
+  }
+}
+
+function usageError(message: string): number {
+  console.error(`Error: ${message}. Run with --help for usage.`);
+  return 2;
+}
+
 function wholeNumber(flag: string, value: string): number | undefined {
   if (/^\d+$/.test(value) && Number.isSafeInteger(Number(value))) {
     return Number(value);
   }
-  console.error(
-    `Error: ${flag} must be a whole number, got "${value}". Run with --help for usage.`,
-  );
+  usageError(`${flag} must be a whole number, got "${value}"`);
   return undefined;
 }
 

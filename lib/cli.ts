@@ -15,7 +15,16 @@ import {
   RemoteError,
   TimeoutError,
 } from "./errors.ts";
-import type { Logger } from "./logger.ts";
+import {
+  formatLogger,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+} from "./logger.ts";
+import { bodyKindOf } from "./codec.ts";
+import type { RpcRequest } from "./message.ts";
+import type { ServerMiddleware } from "./methods.ts";
+import { errorBodyOf } from "./protocol.ts";
 import { QueueError } from "./server.ts";
 import type { ConnectionOptions } from "./connection.ts";
 import { DEFAULT_URL, maskUrl } from "./url.ts";
@@ -119,15 +128,14 @@ export function describeError(error: unknown): string {
 /** A minimum level and a function that writes one line. */
 export interface LineLoggerOptions {
   /** Lines below this level are dropped (default `info`). */
-  level?: "debug" | "info" | "warn" | "error";
+  level?: LogLevel;
   /** Writes a line. */
   write: (line: string) => void;
 }
 
-const LEVELS = ["debug", "info", "warn", "error"] as const;
-
 /**
- * A {@linkcode Logger} that prefixes each line with its level.
+ * A {@linkcode Logger} that prefixes each line with its level: the text
+ * format of {@linkcode formatLogger}.
  *
  * @example
  * ```ts
@@ -139,15 +147,86 @@ const LEVELS = ["debug", "info", "warn", "error"] as const;
  * ```
  */
 export function lineLogger(options: LineLoggerOptions): Logger {
-  const min = LEVELS.indexOf(options.level ?? "info");
-  const at = (level: typeof LEVELS[number]) =>
-    LEVELS.indexOf(level) < min
-      ? () => {}
-      : (line: string) => options.write(`${level}: ${maskUrl(line)}`);
-  return {
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
+  return formatLogger({ level: options.level, write: options.write });
+}
+
+/** Options of {@linkcode requestLogMiddleware}. */
+export interface RequestLogOptions {
+  /** Where per-request detail goes, at debug level. */
+  logger: Logger;
+  /**
+   * Prints the tutorial's line for each request (` [.] fib(30)`), or
+   * nothing if absent.
+   */
+  say?: (line: string, fields?: LogFields) => void;
+  /** The method of requests that name none, for the line. */
+  defaultMethod?: string;
+  /**
+   * Whether to time each request and log its detail at debug level (default
+   * false: set it when the logger writes debug lines).
+   */
+  detail?: boolean;
+}
+
+/**
+ * The worker's request log: the tutorial's ` [.] method(arguments)` line as
+ * each request starts, and at debug level a line with its detail
+ * (method, correlation id, outcome, duration, trace id, user) when it ends.
+ *
+ * @example
+ * ```ts
+ * import { requestLogMiddleware } from "./cli.ts";
+ * import { silentLogger } from "./logger.ts";
+ *
+ * const log = requestLogMiddleware({
+ *   logger: silentLogger,
+ *   say: (line) => console.log(line),
+ *   defaultMethod: "fib",
+ * });
+ * ```
+ */
+export function requestLogMiddleware(
+  options: RequestLogOptions,
+): ServerMiddleware {
+  const { logger, say, defaultMethod } = options;
+  const debug = options.detail ?? false;
+  return async (request, next) => {
+    const method = request.method ?? defaultMethod ?? "(default)";
+    say?.(` [.] ${method}(${preview(request)})`, {
+      method,
+      correlation_id: request.properties.correlationId,
+      trace_id: request.trace?.traceId,
+    });
+    if (!debug) return await next();
+    const start = performance.now();
+    let outcome = "ok";
+    try {
+      return await next();
+    } catch (error) {
+      outcome = errorBodyOf(error).code;
+      throw error;
+    } finally {
+      logger.debug("Handled a request", {
+        method,
+        outcome,
+        duration_ms: Math.round((performance.now() - start) * 1000) / 1000,
+        correlation_id: request.properties.correlationId,
+        trace_id: request.trace?.traceId,
+        span_id: request.trace?.spanId,
+        user_id: request.userId,
+        redelivered: request.redelivered || undefined,
+      });
+    }
   };
+}
+
+const CONTROL = /\p{Cc}/gu;
+
+/** The request's body as a short line: text or JSON as is, else its size. */
+function preview(request: RpcRequest): string {
+  if (bodyKindOf(request.properties.contentType) === "bytes") {
+    return `<${request.body.length} bytes>`;
+  }
+  const text = request.text().trim().replace(CONTROL, " ");
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

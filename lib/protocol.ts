@@ -80,8 +80,15 @@ const decoder = new TextDecoder();
  */
 export function errorBodyOf(error: unknown): ErrorBody {
   // Never throws: it runs on the path that must still reply and ack.
-  if (error instanceof HandlerError) {
-    return { code: error.code, name: error.name, message: error.message };
+  if (
+    error instanceof HandlerError ||
+    // A HandlerError of another copy of this library (a handler module
+    // that imports it by another URL) is one too.
+    (error instanceof Error && error.name === "HandlerError" &&
+      typeof (error as { code?: unknown }).code === "string")
+  ) {
+    const { code, name, message } = error as HandlerError;
+    return { code, name, message };
   }
   if (error instanceof TypeError) {
     return {

@@ -1,0 +1,165 @@
+/**
+ * {@linkcode serveMetrics}: a worker's Prometheus metrics and its health
+ * for Kubernetes probes, over HTTP.
+ *
+ * @module
+ */
+
+import { type MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import type { ConnectionState } from "./supervisor.ts";
+
+/** What {@linkcode serveMetrics} reports on: an `RpcServer`, say. */
+export interface MetricsTarget {
+  /** Where its connection is; `open` means connected and consuming. */
+  readonly state: ConnectionState;
+  /** Its metrics. */
+  readonly metrics: MetricsRegistry;
+}
+
+/** Options of {@linkcode serveMetrics}. */
+export interface ServeMetricsOptions {
+  /** The TCP port (default 9464; 0 picks a free one). */
+  port?: number;
+  /** The address to listen on (default `0.0.0.0`). */
+  hostname?: string;
+  /** Stops the HTTP server when it aborts. */
+  signal?: AbortSignal;
+  /** Called once it listens, with the address. */
+  onListen?: (addr: { hostname: string; port: number }) => void;
+  /** Adds the process's memory and start time to the metrics (default true). */
+  processMetrics?: boolean;
+}
+
+/** A running metrics endpoint, from {@linkcode serveMetrics}. */
+export interface MetricsServer extends AsyncDisposable {
+  /** The address it listens on. */
+  readonly addr: { hostname: string; port: number };
+  /** Stops it; idempotent. */
+  close(): Promise<void>;
+}
+
+/** The default port of {@linkcode serveMetrics}. */
+export const DEFAULT_METRICS_PORT = 9464;
+
+/**
+ * Serves, over HTTP:
+ * - `GET /metrics`: the target's metrics in Prometheus text format;
+ * - `GET /healthz`: 200 while it is connected and consuming (`open`, or
+ *   `blocked` by a broker alarm, which a restart would not cure), else 503:
+ *   for a liveness probe;
+ * - `GET /readyz`: 200 only while `open`, else 503 (reconnecting, blocked,
+ *   closing): for a readiness probe.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "./server.ts";
+ * import { serveMetrics } from "./metrics_http.ts";
+ *
+ * await using server = await serve({ queue: "echo" }, (r) => r.text());
+ * await using metrics = serveMetrics(server, { port: 9464 });
+ * // curl localhost:9464/metrics
+ * ```
+ */
+export function serveMetrics(
+  target: MetricsTarget,
+  options: ServeMetricsOptions = {},
+): MetricsServer {
+  const port = options.port ?? DEFAULT_METRICS_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(
+      `port must be an integer from 0 to 65535, got ${port}`,
+    );
+  }
+  if (options.processMetrics ?? true) addProcessMetrics(target.metrics);
+  const controller = new AbortController();
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, controller.signal])
+    : controller.signal;
+  const http = Deno.serve({
+    port,
+    hostname: options.hostname ?? "0.0.0.0",
+    signal,
+    onListen: (addr) => options.onListen?.(addr),
+  }, (request) => respond(target, request));
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    controller.abort();
+    closing ??= http.finished;
+    return closing;
+  };
+  return {
+    addr: http.addr as Deno.NetAddr,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function respond(target: MetricsTarget, request: Request): Response {
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return new Response("Method not allowed\n", {
+      status: 405,
+      headers: { allow: "GET, HEAD" },
+    });
+  }
+  const path = new URL(request.url).pathname;
+  switch (path) {
+    case "/metrics":
+      return new Response(target.metrics.render(), {
+        headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
+      });
+    case "/healthz": {
+      const state = target.state;
+      return probe(state === "open" || state === "blocked", state);
+    }
+    case "/readyz":
+      return probe(target.state === "open", target.state);
+    default:
+      return new Response("Not found: try /metrics, /healthz or /readyz\n", {
+        status: 404,
+      });
+  }
+}
+
+function probe(ok: boolean, state: ConnectionState): Response {
+  return new Response(`${ok ? "ok" : "unavailable"}: ${state}\n`, {
+    status: ok ? 200 : 503,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+const START = Date.now() / 1000;
+
+/**
+ * Adds the process's resident memory, heap use and start time to a registry
+ * (once per registry; the names are Prometheus's usual ones).
+ *
+ * @example
+ * ```ts
+ * import { MetricsRegistry } from "./metrics.ts";
+ * import { addProcessMetrics } from "./metrics_http.ts";
+ *
+ * const registry = new MetricsRegistry();
+ * addProcessMetrics(registry);
+ * console.log(registry.render().includes("process_resident_memory_bytes")); // true
+ * ```
+ */
+export function addProcessMetrics(registry: MetricsRegistry): void {
+  if (registered.has(registry)) return;
+  registered.add(registry);
+  registry.gauge(
+    "process_resident_memory_bytes",
+    "Resident memory size in bytes.",
+    { collect: (gauge) => gauge.set(Deno.memoryUsage().rss) },
+  );
+  registry.gauge(
+    "process_heap_used_bytes",
+    "JavaScript heap in use, in bytes.",
+    { collect: (gauge) => gauge.set(Deno.memoryUsage().heapUsed) },
+  );
+  registry.gauge(
+    "process_start_time_seconds",
+    "Start time of the process since the Unix epoch, in seconds.",
+  ).set(START);
+}
+
+const registered = new WeakSet<MetricsRegistry>();
