@@ -178,7 +178,31 @@ Deno.test({
       ...words(server.entrypoint, "entrypoint"),
       ...words(server.command, "command"),
     ];
-    assert.deepEqual(argv, ["deno", "task", "server"]);
+    assert.deepEqual(argv.slice(0, 3), ["deno", "task", "server"]);
+  },
+});
+
+Deno.test({
+  name:
+    "compose.yaml's worker serves metrics, and its health check asks the worker's /healthz",
+  async fn() {
+    const server = await service("server");
+    const argv = words(server.command, "command");
+    const port = argv[argv.indexOf("--metrics-port") + 1];
+    assert.match(port ?? "", /^\d+$/, "server should pass --metrics-port");
+    const healthcheck = mapping(server.healthcheck, "server's healthcheck");
+    const test = words(healthcheck.test, "healthcheck.test");
+    assert.equal(test[0], "CMD");
+    assert.ok(
+      test.some((word) => word.includes(`127.0.0.1:${port}/healthz`)),
+      `the health check should fetch /healthz on port ${port}: ${test}`,
+    );
+    // The check is a Deno program: it must at least parse.
+    const program = test.at(-1)!;
+    assert.equal(test.at(-2), "eval");
+    new Function(`return async () => { ${program} }`);
+    // Not published on the host: scaled workers would clash.
+    assert.deepEqual(ports(server), []);
   },
 });
 
