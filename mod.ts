@@ -46,6 +46,7 @@ export * from "./lib/message.ts";
 export * from "./lib/methods.ts";
 export * from "./lib/metrics.ts";
 export * from "./lib/metrics_http.ts";
+export * from "./lib/otel.ts";
 export * from "./lib/protocol.ts";
 export * from "./lib/server.ts";
 export * from "./lib/stats.ts";

@@ -8,3 +8,12 @@
 
 export { default as amqplib } from "npm:amqplib@2.3.1";
 export { parse as parseYaml } from "npm:yaml@2.9.1";
+export * as otel from "npm:@opentelemetry/api@1.9.1";
+export {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "npm:@opentelemetry/sdk-trace-base@2.12.1";
+export { W3CTraceContextPropagator } from "npm:@opentelemetry/core@2.12.1";
+export { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@2.12.1";
