@@ -27,6 +27,10 @@ import { DEFAULT_LATENCY_BUCKETS } from "./metrics.ts";
 import type { CallOutcome, ClientStats, LatencyStats } from "./stats.ts";
 
 interface Series {
+  readonly queue: string;
+  readonly method: string | undefined;
+  /** The `ok` counter, the common case, without a map lookup. */
+  readonly ok: CounterChild;
   readonly outcomes: Map<string, CounterChild>;
   readonly duration: HistogramChild;
 }
@@ -51,6 +55,8 @@ export class ClientMetrics {
   readonly #disconnects: CounterChild;
   readonly #reconnects: CounterChild;
   readonly #series = new Map<string, Series>();
+  /** The series of the last call: most clients call one method over and over. */
+  #last?: Series;
   readonly #own = new HistogramChild([], DEFAULT_LATENCY_BUCKETS);
   #started = 0;
   #ok = 0;
@@ -131,29 +137,26 @@ export class ClientMetrics {
     started: number | undefined,
     error?: unknown,
   ): void {
-    const key = method === undefined ? queue : `${queue}\u0000${method}`;
-    let series = this.#series.get(key);
-    if (series === undefined) {
-      series = {
-        outcomes: new Map(),
-        duration: this.#duration.labels(queue, method ?? ""),
-      };
-      this.#series.set(key, series);
+    let series = this.#last;
+    if (series?.queue !== queue || series.method !== method) {
+      series = this.#seriesOf(queue, method);
+      this.#last = series;
     }
-    let outcome: CallOutcome = "ok";
-    let replied = true;
     if (error === undefined) {
       this.#ok++;
-    } else {
-      outcome = outcomeOf(error);
-      this.errors[outcome] = (this.errors[outcome] ?? 0) + 1;
-      if (outcome === "remote") {
-        const code = (error as RemoteError).code;
-        this.remoteErrors[code] = (this.remoteErrors[code] ?? 0) + 1;
-        this.#remote.labels(queue, method ?? "", code).inc();
-      } else {
-        replied = outcome === "protocol";
-      }
+      series.ok.inc();
+      if (started !== undefined) this.#observe(series, started);
+      return;
+    }
+    const outcome: CallOutcome = outcomeOf(error);
+    this.errors[outcome] = (this.errors[outcome] ?? 0) + 1;
+    // Only these got a reply: their time is a call's latency.
+    let replied = outcome === "protocol";
+    if (outcome === "remote") {
+      replied = true;
+      const code = (error as RemoteError).code;
+      this.remoteErrors[code] = (this.remoteErrors[code] ?? 0) + 1;
+      this.#remote.labels(queue, method ?? "", code).inc();
     }
     let counter = series.outcomes.get(outcome);
     if (counter === undefined) {
@@ -161,11 +164,29 @@ export class ClientMetrics {
       series.outcomes.set(outcome, counter);
     }
     counter.inc();
-    if (replied && started !== undefined) {
-      const seconds = (performance.now() - started) / 1000;
-      series.duration.observe(seconds);
-      this.#own.observe(seconds);
+    if (replied && started !== undefined) this.#observe(series, started);
+  }
+
+  #observe(series: Series, started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    series.duration.observe(seconds);
+    this.#own.observe(seconds);
+  }
+
+  #seriesOf(queue: string, method: string | undefined): Series {
+    const key = method === undefined ? queue : `${queue}\u0000${method}`;
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      series = {
+        queue,
+        method,
+        ok: this.#calls.labels(queue, method ?? "", "ok"),
+        outcomes: new Map(),
+        duration: this.#duration.labels(queue, method ?? ""),
+      };
+      this.#series.set(key, series);
     }
+    return series;
   }
 
   lateReply(): void {

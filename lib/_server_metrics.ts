@@ -23,6 +23,8 @@ import {
 /** The counters of one method: its outcomes and its handling time. */
 export interface MethodSeries {
   readonly name: string;
+  /** The `ok` counter, the common case, without a map lookup. */
+  readonly ok: CounterChild;
   readonly outcomes: Map<string, CounterChild>;
   readonly duration: HistogramChild;
 }
@@ -129,6 +131,7 @@ export class ServerMetrics {
     if (series === undefined) {
       series = {
         name,
+        ok: this.#requests.labels(this.#queue, name, "ok"),
         outcomes: new Map(),
         duration: this.#duration.labels(this.#queue, name),
       };
@@ -157,15 +160,18 @@ export class ServerMetrics {
     code: string | undefined,
     started: number,
   ): void {
-    const outcome = code ?? "ok";
-    if (code === undefined) this.stats.ok++;
-    else this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
-    let counter = series.outcomes.get(outcome);
-    if (counter === undefined) {
-      counter = this.#requests.labels(this.#queue, series.name, outcome);
-      series.outcomes.set(outcome, counter);
+    if (code === undefined) {
+      this.stats.ok++;
+      series.ok.inc();
+    } else {
+      this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
+      let counter = series.outcomes.get(code);
+      if (counter === undefined) {
+        counter = this.#requests.labels(this.#queue, series.name, code);
+        series.outcomes.set(code, counter);
+      }
+      counter.inc();
     }
-    counter.inc();
     const seconds = (performance.now() - started) / 1000;
     series.duration.observe(seconds);
     this.#own.observe(seconds);
