@@ -30,7 +30,7 @@ interface Series {
   readonly queue: string;
   readonly method: string | undefined;
   /** The `ok` counter, the common case, without a map lookup. */
-  readonly ok: CounterChild;
+  ok?: CounterChild;
   readonly outcomes: Map<string, CounterChild>;
   readonly duration: HistogramChild;
 }
@@ -144,7 +144,7 @@ export class ClientMetrics {
     }
     if (error === undefined) {
       this.#ok++;
-      series.ok.inc();
+      (series.ok ??= this.#calls.labels(queue, method ?? "", "ok")).inc();
       if (started !== undefined) this.#observe(series, started);
       return;
     }
@@ -180,7 +180,6 @@ export class ClientMetrics {
       series = {
         queue,
         method,
-        ok: this.#calls.labels(queue, method ?? "", "ok"),
         outcomes: new Map(),
         duration: this.#duration.labels(queue, method ?? ""),
       };

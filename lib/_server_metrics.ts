@@ -24,7 +24,7 @@ import {
 export interface MethodSeries {
   readonly name: string;
   /** The `ok` counter, the common case, without a map lookup. */
-  readonly ok: CounterChild;
+  ok?: CounterChild;
   readonly outcomes: Map<string, CounterChild>;
   readonly duration: HistogramChild;
 }
@@ -131,7 +131,6 @@ export class ServerMetrics {
     if (series === undefined) {
       series = {
         name,
-        ok: this.#requests.labels(this.#queue, name, "ok"),
         outcomes: new Map(),
         duration: this.#duration.labels(this.#queue, name),
       };
@@ -162,7 +161,8 @@ export class ServerMetrics {
   ): void {
     if (code === undefined) {
       this.stats.ok++;
-      series.ok.inc();
+      (series.ok ??= this.#requests.labels(this.#queue, series.name, "ok"))
+        .inc();
     } else {
       this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
       let counter = series.outcomes.get(code);

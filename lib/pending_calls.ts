@@ -109,7 +109,11 @@ export class PendingCalls {
   add(id: string, call: PendingCall, sending = false): void {
     this.#calls.set(id, call);
     if (call.timeout !== Infinity) {
-      this.#deadlines?.add(id, performance.now() + call.timeout);
+      // The call's own start time, when it has one: one clock read less.
+      this.#deadlines?.add(
+        id,
+        (call.started ?? performance.now()) + call.timeout,
+      );
     }
     if (sending) {
       call.sent = true;

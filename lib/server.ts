@@ -402,8 +402,6 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly #logger: Logger;
   readonly #cache: ReplyCache;
   readonly #metrics: ServerMetrics;
-  /** The series of requests for a method it does not have. */
-  readonly #unknownMethod: MethodSeries;
   readonly #nodes = new DirectReplyNodes();
   #acks?: AckBatcher;
   readonly #running = new Set<Promise<void>>();
@@ -423,9 +421,6 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     this.#logger = init.logger;
     this.#cache = new ReplyCache(init.replyCacheSize);
     this.#metrics = new ServerMetrics(init.metrics, init.queue);
-    this.#unknownMethod = this.#metrics.method(
-      init.methodNames === undefined ? "" : "(unknown)",
-    );
     this.finished = new Promise<void>((resolve, reject) => {
       this.#settle = (error) => (error ? reject(error) : resolve());
     });
@@ -880,9 +875,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     const name = type === undefined || type === ""
       ? this.#init.defaultMethod
       : type;
-    return name !== undefined && names.has(name)
-      ? this.#metrics.method(name)
-      : this.#unknownMethod;
+    // One series for every unknown name: the caller chooses the names.
+    return this.#metrics.method(
+      name !== undefined && names.has(name) ? name : "(unknown)",
+    );
   }
 
   /** Acks the delivery, in a batch with the others of this turn. */
