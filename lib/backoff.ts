@@ -4,7 +4,18 @@
  * @module
  */
 
-/** How a client or worker reconnects after losing its connection. */
+/**
+ * How a client or worker reconnects after losing its connection.
+ *
+ * @example
+ * ```ts
+ * import { type ReconnectOptions, reconnectOptions } from "./backoff.ts";
+ *
+ * const reconnect: ReconnectOptions = { maxDelay: 30_000, maxAttempts: 20 };
+ * const filled = reconnectOptions(reconnect);
+ * console.log(filled.initialDelay, filled.maxDelay); // 100 30000
+ * ```
+ */
 export interface ReconnectOptions {
   /** The delay before the first attempt, in milliseconds (default 100). */
   initialDelay?: number;
@@ -20,7 +31,17 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
-/** The defaults of {@linkcode ReconnectOptions}. */
+/**
+ * The defaults of {@linkcode ReconnectOptions}.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RECONNECT } from "./backoff.ts";
+ *
+ * console.log(DEFAULT_RECONNECT.initialDelay, DEFAULT_RECONNECT.maxDelay); // 100 1000
+ * console.log(DEFAULT_RECONNECT.maxAttempts); // Infinity
+ * ```
+ */
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>> = Object
   .freeze({
     initialDelay: 100,

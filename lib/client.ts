@@ -44,16 +44,61 @@ import {
   type TransportOptions,
 } from "./transport.ts";
 
-/** The timeout of a call that sets none, in milliseconds. */
+/**
+ * The timeout of a call that sets none, in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { type CallOptions, DEFAULT_TIMEOUT } from "./client.ts";
+ *
+ * console.log(DEFAULT_TIMEOUT); // 30000
+ * const patient: CallOptions = { timeout: 4 * DEFAULT_TIMEOUT }; // two minutes
+ * ```
+ */
 export const DEFAULT_TIMEOUT = 30_000;
 
-/** The default cap on calls in flight per client. */
+/**
+ * The default cap on calls in flight per client.
+ *
+ * @example
+ * ```ts
+ * import { type ClientInit, DEFAULT_MAX_IN_FLIGHT } from "./client.ts";
+ *
+ * console.log(DEFAULT_MAX_IN_FLIGHT); // 10000
+ * const gentle: ClientInit = { maxInFlight: DEFAULT_MAX_IN_FLIGHT / 100 }; // 100
+ * ```
+ */
 export const DEFAULT_MAX_IN_FLIGHT = 10_000;
 
-/** The default largest reply body a client accepts: 16 MiB. */
+/**
+ * The default largest reply body a client accepts: 16 MiB.
+ *
+ * @example
+ * ```ts
+ * import { type ClientInit, DEFAULT_MAX_REPLY_BYTES } from "./client.ts";
+ *
+ * console.log(DEFAULT_MAX_REPLY_BYTES); // 16777216
+ * const bulky: ClientInit = { maxReplyBytes: 4 * DEFAULT_MAX_REPLY_BYTES }; // 64 MiB
+ * ```
+ */
 export const DEFAULT_MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
-/** Options of a client that is given its transport. */
+/**
+ * Options of a client that is given its transport.
+ *
+ * @example
+ * ```ts
+ * import type { ClientInit } from "./client.ts";
+ * import { formatLogger } from "./logger.ts";
+ *
+ * const init: ClientInit = {
+ *   timeout: 5_000,
+ *   maxInFlight: 100,
+ *   logger: formatLogger({ level: "warn", write: (line) => console.error(line) }),
+ * };
+ * console.log(init.timeout, init.maxInFlight); // 5000 100
+ * ```
+ */
 export interface ClientInit {
   /** Where to report what happens (default: nowhere). */
   logger?: Logger;
@@ -97,7 +142,23 @@ export interface ClientInit {
   metrics?: MetricsRegistry;
 }
 
-/** A call on its way out, as {@linkcode ClientMiddleware} sees it. */
+/**
+ * A call on its way out, as {@linkcode ClientMiddleware} sees it.
+ *
+ * @example
+ * ```ts
+ * import type { OutgoingCall } from "./client.ts";
+ *
+ * const call: OutgoingCall = {
+ *   queue: "calc",
+ *   method: "add",
+ *   body: '{"a":1,"b":2}',
+ *   options: { timeout: 5_000 },
+ * };
+ * call.options.properties = { headers: { tenant: "acme" } }; // as a middleware may
+ * console.log(call.method, call.options.properties.headers); // add { tenant: "acme" }
+ * ```
+ */
 export interface OutgoingCall {
   /** The queue it is sent to. */
   readonly queue: string;
@@ -138,6 +199,17 @@ export type ClientMiddleware = (
 /**
  * A typed function that calls one method of a service; see
  * {@linkcode RpcClient.method}.
+ *
+ * @example
+ * ```ts
+ * import type { MethodCaller } from "./client.ts";
+ *
+ * // What client.method<{ a: number; b: number }, number>("calc", "add") gives;
+ * // here a stand-in, as in a test.
+ * const add: MethodCaller<{ a: number; b: number }, number> = ({ a, b }) =>
+ *   Promise.resolve(a + b);
+ * console.log(await add({ a: 1, b: 2 }, { timeout: 1_000 })); // 3
+ * ```
  */
 export type MethodCaller<Args, Result> = (
   args: Args,
@@ -148,6 +220,18 @@ export type MethodCaller<Args, Result> = (
  * A typed client of a whole service, from an interface or a handler
  * module's type: each method takes its arguments and call options and
  * resolves with its result. See {@linkcode RpcClient.service}.
+ *
+ * @example
+ * ```ts
+ * import type { ServiceClient } from "./client.ts";
+ *
+ * interface Calc {
+ *   add(args: { a: number; b: number }): number;
+ * }
+ * // What client.service<Calc>("calc") gives; here a stand-in, as in a test.
+ * const calc: ServiceClient<Calc> = { add: ({ a, b }) => Promise.resolve(a + b) };
+ * console.log(await calc.add({ a: 1, b: 2 })); // 3
+ * ```
  */
 export type ServiceClient<Service> = {
   [
@@ -159,10 +243,38 @@ export type ServiceClient<Service> = {
     : never;
 };
 
-/** Options of {@linkcode RpcClient.connect}. */
+/**
+ * Options of {@linkcode RpcClient.connect}.
+ *
+ * @example
+ * ```ts
+ * import type { ClientOptions } from "./client.ts";
+ *
+ * const options: ClientOptions = {
+ *   url: "amqp://app:secret@rabbit:5672/prod",
+ *   replyQueue: "direct",
+ *   timeout: 5_000,
+ * };
+ * console.log(options.replyQueue, options.timeout); // direct 5000
+ * ```
+ */
 export interface ClientOptions extends TransportOptions, ClientInit {}
 
-/** Options of {@linkcode RpcClient.call}. */
+/**
+ * Options of {@linkcode RpcClient.call}.
+ *
+ * @example
+ * ```ts
+ * import type { CallOptions } from "./client.ts";
+ *
+ * const options: CallOptions = {
+ *   timeout: 2_000,
+ *   idempotent: true,
+ *   properties: { headers: { tenant: "acme" } },
+ * };
+ * console.log(options.timeout, options.properties?.headers); // 2000 { tenant: "acme" }
+ * ```
+ */
 export interface CallOptions {
   /**
    * How long to wait for the reply, in milliseconds; `Infinity` waits

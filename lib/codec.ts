@@ -6,14 +6,54 @@
  * @module
  */
 
-/** The content type of a string body. */
+/**
+ * The content type of a string body.
+ *
+ * @example
+ * ```ts
+ * import { encodeValue, TEXT_CONTENT_TYPE } from "./codec.ts";
+ *
+ * console.log(TEXT_CONTENT_TYPE); // text/plain
+ * console.log(encodeValue("30").contentType === TEXT_CONTENT_TYPE); // true
+ * ```
+ */
 export const TEXT_CONTENT_TYPE = "text/plain";
-/** The content type of a byte body. */
+/**
+ * The content type of a byte body.
+ *
+ * @example
+ * ```ts
+ * import { BYTES_CONTENT_TYPE, encodeValue } from "./codec.ts";
+ *
+ * console.log(BYTES_CONTENT_TYPE); // application/octet-stream
+ * console.log(encodeValue(new Uint8Array([1, 2])).contentType === BYTES_CONTENT_TYPE); // true
+ * ```
+ */
 export const BYTES_CONTENT_TYPE = "application/octet-stream";
-/** The content type of a JSON body. */
+/**
+ * The content type of a JSON body.
+ *
+ * @example
+ * ```ts
+ * import { encodeValue, JSON_CONTENT_TYPE } from "./codec.ts";
+ *
+ * console.log(JSON_CONTENT_TYPE); // application/json
+ * console.log(encodeValue({ a: 1 }).contentType === JSON_CONTENT_TYPE); // true
+ * ```
+ */
 export const JSON_CONTENT_TYPE = "application/json";
 
-/** A value encoded for a message: its body and content type. */
+/**
+ * A value encoded for a message: its body and content type.
+ *
+ * @example
+ * ```ts
+ * import { encodeValue, type EncodedValue } from "./codec.ts";
+ *
+ * const encoded: EncodedValue = encodeValue([1, 2, 3]);
+ * console.log(encoded.body, encoded.contentType); // [1,2,3] application/json
+ * ```
+ */
 export interface EncodedValue {
   /** The body: a string is sent as UTF-8. */
   body: string | Uint8Array;

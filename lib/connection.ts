@@ -22,7 +22,21 @@ import {
 import type { Logger } from "./logger.ts";
 import { identityOf, maskUrl, urlList, withDefaults } from "./url.ts";
 
-/** How to reach the broker. */
+/**
+ * How to reach the broker.
+ *
+ * @example Failover across two brokers
+ * ```ts
+ * import type { ConnectionOptions } from "./connection.ts";
+ *
+ * const options: ConnectionOptions = {
+ *   url: ["amqp://rabbit-1:5672", "amqp://rabbit-2:5672"],
+ *   connectionName: "billing worker",
+ *   reconnect: { maxDelay: 5_000 },
+ * };
+ * console.log(options.url?.length); // 2
+ * ```
+ */
 export interface ConnectionOptions {
   /**
    * The broker URL, a comma-separated list of URLs, or a list; tried in
@@ -47,7 +61,18 @@ export interface ConnectionOptions {
   reconnect?: ReconnectOptions | false;
 }
 
-/** TLS settings for `amqps://` URLs. */
+/**
+ * TLS settings for `amqps://` URLs.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionOptions, TlsOptions } from "./connection.ts";
+ *
+ * const tls: TlsOptions = { caFile: "/etc/rabbitmq/ca.pem" };
+ * const options: ConnectionOptions = { url: "amqps://rabbit.example.com", tls };
+ * console.log(options.tls?.caFile); // /etc/rabbitmq/ca.pem
+ * ```
+ */
 export interface TlsOptions {
   /**
    * A PEM file of the certificate authorities to trust instead of the

@@ -8,6 +8,15 @@
  * `disconnect` (the connection was lost; reconnecting), `reconnect` (set up
  * again), `blocked` (the broker accepts no publishes: a memory or disk
  * alarm), `unblocked`, and `failed` (gave up reconnecting).
+ *
+ * @example
+ * ```ts
+ * import { ConnectionEvent, type ConnectionEventType } from "./events.ts";
+ *
+ * const type: ConnectionEventType = "blocked";
+ * const event = new ConnectionEvent(type, { reason: "low on memory" });
+ * console.log(event.type, event.reason); // blocked low on memory
+ * ```
  */
 export type ConnectionEventType =
   | "disconnect"

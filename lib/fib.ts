@@ -4,7 +4,17 @@
  * @module
  */
 
-/** The largest n {@linkcode fib} accepts (its bits must fit 32-bit shifts). */
+/**
+ * The largest n {@linkcode fib} accepts (its bits must fit 32-bit shifts).
+ *
+ * @example
+ * ```ts
+ * import { fib, MAX_FIB_N } from "./fib.ts";
+ *
+ * console.log(MAX_FIB_N); // 2147483647
+ * console.log(fib(90)); // 2880067194370816120n
+ * ```
+ */
 export const MAX_FIB_N = 2 ** 31 - 1;
 
 /**

@@ -11,10 +11,31 @@ import type { RpcRequest } from "./message.ts";
 import type { RpcHandler } from "./server.ts";
 import type { RpcMethod } from "./methods.ts";
 
-/** The largest n the fib service accepts unless told otherwise. */
+/**
+ * The largest n the fib service accepts unless told otherwise.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_N, parseFibRequest } from "./fib_service.ts";
+ *
+ * console.log(DEFAULT_MAX_N); // 100000
+ * const body = new TextEncoder().encode(String(DEFAULT_MAX_N));
+ * console.log(parseFibRequest(body)); // 100000
+ * ```
+ */
 export const DEFAULT_MAX_N = 100_000;
 
-/** Options of {@linkcode fibHandler} and {@linkcode parseFibRequest}. */
+/**
+ * Options of {@linkcode fibHandler} and {@linkcode parseFibRequest}.
+ *
+ * @example
+ * ```ts
+ * import { type FibOptions, parseFibRequest } from "./fib_service.ts";
+ *
+ * const options: FibOptions = { maxN: 1_000 };
+ * console.log(parseFibRequest(new TextEncoder().encode("90"), options)); // 90
+ * ```
+ */
 export interface FibOptions {
   /** The largest n accepted (default 100 000). */
   maxN?: number;

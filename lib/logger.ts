@@ -8,7 +8,19 @@
 
 import { maskUrl } from "./url.ts";
 
-/** Structured detail of a log line: correlation id, method, duration, … */
+/**
+ * Structured detail of a log line: correlation id, method, duration, …
+ *
+ * @example
+ * ```ts
+ * import { formatLogger, type LogFields } from "./logger.ts";
+ *
+ * const fields: LogFields = { queue: "rpc_queue", correlationId: "ab12.1", ms: 4.2 };
+ * const logger = formatLogger({ write: (line) => console.log(line) });
+ * logger.info("Replied", fields);
+ * // info: Replied queue=rpc_queue correlationId=ab12.1 ms=4.2
+ * ```
+ */
 export type LogFields = Record<string, unknown>;
 
 /**
@@ -57,10 +69,34 @@ export const silentLogger: Logger = Object.freeze({
   error: ignore,
 });
 
-/** A log level, from the most detailed. */
+/**
+ * A log level, from the most detailed.
+ *
+ * @example
+ * ```ts
+ * import { formatLogger, type LogLevel } from "./logger.ts";
+ *
+ * const level: LogLevel = "warn";
+ * const logger = formatLogger({ level, write: (line) => console.log(line) });
+ * logger.info("dropped: below warn");
+ * logger.warn("Reply queue full");
+ * // warn: Reply queue full
+ * ```
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-/** The log levels, from the most detailed. */
+/**
+ * The log levels, from the most detailed.
+ *
+ * @example
+ * ```ts
+ * import { LOG_LEVELS, type LogLevel } from "./logger.ts";
+ *
+ * console.log(LOG_LEVELS.join(", ")); // debug, info, warn, error
+ * const flag = "trace"; // from a command line, say
+ * console.log(LOG_LEVELS.includes(flag as LogLevel)); // false
+ * ```
+ */
 export const LOG_LEVELS: readonly LogLevel[] = Object.freeze([
   "debug",
   "info",
@@ -68,10 +104,37 @@ export const LOG_LEVELS: readonly LogLevel[] = Object.freeze([
   "error",
 ]);
 
-/** How {@linkcode formatLogger} writes lines. */
+/**
+ * How {@linkcode formatLogger} writes lines.
+ *
+ * @example
+ * ```ts
+ * import { formatLogger, type LogFormat } from "./logger.ts";
+ *
+ * const format: LogFormat = "json";
+ * const write = (line: string) => console.log(line);
+ * formatLogger({ format, write, now: () => new Date(0) }).warn("Retrying");
+ * // {"time":"1970-01-01T00:00:00.000Z","level":"warn","msg":"Retrying"}
+ * ```
+ */
 export type LogFormat = "text" | "json";
 
-/** Options of {@linkcode formatLogger}. */
+/**
+ * Options of {@linkcode formatLogger}.
+ *
+ * @example
+ * ```ts
+ * import { formatLogger, type FormatLoggerOptions } from "./logger.ts";
+ *
+ * const options: FormatLoggerOptions = {
+ *   level: "debug",
+ *   write: (line, level) =>
+ *     level === "error" ? console.error(line) : console.log(line),
+ * };
+ * formatLogger(options).debug("Published", { queue: "calc" });
+ * // debug: Published queue=calc
+ * ```
+ */
 export interface FormatLoggerOptions {
   /** Lines below this level are dropped (default `info`). */
   level?: LogLevel;

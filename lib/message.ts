@@ -5,7 +5,22 @@
  * @module
  */
 
-/** A value of an AMQP header table, as RabbitMQ carries it. */
+/**
+ * A value of an AMQP header table, as RabbitMQ carries it.
+ *
+ * @example
+ * ```ts
+ * import type { HeaderValue, MessageProperties } from "./message.ts";
+ *
+ * const headers: Record<string, HeaderValue> = {
+ *   tenant: "acme",
+ *   attempt: 2,
+ *   regions: ["eu-west", "eu-north"],
+ * };
+ * const properties: MessageProperties = { headers };
+ * console.log(properties.headers?.regions); // [ "eu-west", "eu-north" ]
+ * ```
+ */
 export type HeaderValue =
   | string
   | number
@@ -23,6 +38,19 @@ export type HeaderValue =
  *
  * `correlationId` and `replyTo` of a request are always set by the client,
  * and `expiration` too unless the call's timeout is `Infinity`.
+ *
+ * @example
+ * ```ts
+ * import { type MessageProperties, RpcMessage } from "./message.ts";
+ *
+ * const properties: MessageProperties = {
+ *   contentType: "application/json",
+ *   type: "add",
+ *   headers: { tenant: "acme" },
+ * };
+ * const message = new RpcMessage(new TextEncoder().encode('{"a":1,"b":2}'), properties);
+ * console.log(message.properties.type, message.json()); // add { a: 1, b: 2 }
+ * ```
  */
 export interface MessageProperties {
   /** MIME type of the body, e.g. `text/plain`. */

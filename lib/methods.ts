@@ -68,7 +68,25 @@ export type ServerMiddleware = (
   next: () => Promise<unknown>,
 ) => unknown;
 
-/** Options of {@linkcode methodsHandler}. */
+/**
+ * Options of {@linkcode methodsHandler}.
+ *
+ * @example
+ * ```ts
+ * import { methodsHandler, type MethodsHandlerOptions } from "./methods.ts";
+ * import { RpcRequest } from "./message.ts";
+ *
+ * const options: MethodsHandlerOptions = { queue: "greet", defaultMethod: "hello" };
+ * const handle = methodsHandler({
+ *   hello: (name: string) => `Hello, ${name}!`,
+ *   bye: (name: string) => `Bye, ${name}!`,
+ * }, options);
+ * const body = new TextEncoder().encode("Deno");
+ * // No `type` property names a method, as with the tutorial's clients:
+ * const request = new RpcRequest(body, {}, { signal: new AbortController().signal });
+ * console.log(handle(request)); // Hello, Deno!
+ * ```
+ */
 export interface MethodsHandlerOptions {
   /** The queue, for error messages. */
   queue?: string;
@@ -207,7 +225,19 @@ export function composeMiddleware(
   };
 }
 
-/** The service a handler module describes: see {@linkcode serviceOfModule}. */
+/**
+ * The service a handler module describes: see {@linkcode serviceOfModule}.
+ *
+ * @example
+ * ```ts
+ * import { type ModuleService, serviceOfModule } from "./methods.ts";
+ * import type { ServeOptions } from "./server.ts";
+ *
+ * const service: ModuleService = serviceOfModule({ ping: () => "pong" });
+ * const options: ServeOptions = { queue: "health", ...service };
+ * console.log(Object.keys(options.methods ?? {})); // [ "ping" ]
+ * ```
+ */
 export interface ModuleService {
   /** Its exported functions, by name. */
   methods: RpcMethods;

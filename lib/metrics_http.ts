@@ -8,7 +8,20 @@
 import { type MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import type { ConnectionState } from "./supervisor.ts";
 
-/** What {@linkcode serveMetrics} reports on: an `RpcServer`, say. */
+/**
+ * What {@linkcode serveMetrics} reports on: an `RpcServer`, say.
+ *
+ * @example
+ * ```ts
+ * import { MetricsRegistry } from "./metrics.ts";
+ * import type { MetricsTarget } from "./metrics_http.ts";
+ *
+ * // Anything with a state and metrics, not only an RpcServer:
+ * const target: MetricsTarget = { state: "open", metrics: new MetricsRegistry() };
+ * target.metrics.counter("jobs_total", "Jobs done.").inc();
+ * console.log(target.metrics.render().includes("jobs_total 1")); // true
+ * ```
+ */
 export interface MetricsTarget {
   /** Where its connection is; `open` means connected and consuming. */
   readonly state: ConnectionState;
@@ -16,7 +29,21 @@ export interface MetricsTarget {
   readonly metrics: MetricsRegistry;
 }
 
-/** Options of {@linkcode serveMetrics}. */
+/**
+ * Options of {@linkcode serveMetrics}.
+ *
+ * @example
+ * ```ts
+ * import type { ServeMetricsOptions } from "./metrics_http.ts";
+ *
+ * const options: ServeMetricsOptions = {
+ *   port: 9100,
+ *   hostname: "127.0.0.1",
+ *   onListen: ({ hostname, port }) => console.log(`http://${hostname}:${port}/metrics`),
+ * };
+ * console.log(options.port, options.hostname); // 9100 127.0.0.1
+ * ```
+ */
 export interface ServeMetricsOptions {
   /** The TCP port (default 9464; 0 picks a free one). */
   port?: number;
@@ -30,7 +57,23 @@ export interface ServeMetricsOptions {
   processMetrics?: boolean;
 }
 
-/** A running metrics endpoint, from {@linkcode serveMetrics}. */
+/**
+ * A running metrics endpoint, from {@linkcode serveMetrics}.
+ *
+ * @example
+ * ```ts
+ * import type { MetricsServer } from "./metrics_http.ts";
+ *
+ * const scrapeUrl = ({ addr }: MetricsServer) =>
+ *   `http://${addr.hostname}:${addr.port}/metrics`;
+ * const server: MetricsServer = { // a stand-in for what serveMetrics returns
+ *   addr: { hostname: "127.0.0.1", port: 9464 },
+ *   close: () => Promise.resolve(),
+ *   [Symbol.asyncDispose]: () => Promise.resolve(),
+ * };
+ * console.log(scrapeUrl(server)); // http://127.0.0.1:9464/metrics
+ * ```
+ */
 export interface MetricsServer extends AsyncDisposable {
   /** The address it listens on. */
   readonly addr: { hostname: string; port: number };
@@ -38,7 +81,17 @@ export interface MetricsServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** The default port of {@linkcode serveMetrics}. */
+/**
+ * The default port of {@linkcode serveMetrics}.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_METRICS_PORT } from "./metrics_http.ts";
+ *
+ * console.log(DEFAULT_METRICS_PORT); // 9464
+ * console.log(`curl localhost:${DEFAULT_METRICS_PORT}/healthz`); // curl localhost:9464/healthz
+ * ```
+ */
 export const DEFAULT_METRICS_PORT = 9464;
 
 /**

@@ -12,23 +12,76 @@ import {
   RemoteError,
 } from "./errors.ts";
 
-/** The version of `PROTOCOL.md` this library implements. */
+/**
+ * The version of `PROTOCOL.md` this library implements.
+ *
+ * @example
+ * ```ts
+ * import { PROTOCOL_VERSION } from "./protocol.ts";
+ *
+ * console.log(`rabbit-rpc protocol ${PROTOCOL_VERSION}`); // rabbit-rpc protocol 1.3
+ * ```
+ */
 export const PROTOCOL_VERSION = "1.3";
 
-/** The header that marks an error reply; its value is an {@linkcode ErrorCode}. */
+/**
+ * The header that marks an error reply; its value is an {@linkcode ErrorCode}.
+ *
+ * @example
+ * ```ts
+ * import type { MessageProperties } from "./message.ts";
+ * import { ERROR_HEADER } from "./protocol.ts";
+ *
+ * const reply: MessageProperties = { headers: { [ERROR_HEADER]: "OUT_OF_RANGE" } };
+ * console.log(ERROR_HEADER, reply.headers?.[ERROR_HEADER]); // x-rpc-error OUT_OF_RANGE
+ * ```
+ */
 export const ERROR_HEADER = "x-rpc-error";
 
-/** The request header holding the caller's deadline, in epoch milliseconds. */
+/**
+ * The request header holding the caller's deadline, in epoch milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { DEADLINE_HEADER, deadlineOf } from "./protocol.ts";
+ *
+ * const headers = { [DEADLINE_HEADER]: 1700000000000 };
+ * console.log(DEADLINE_HEADER, deadlineOf(headers)); // x-deadline 1700000000000
+ * ```
+ */
 export const DEADLINE_HEADER = "x-deadline";
 
 /**
  * The request header that marks a call as idempotent: the client may send it
  * again (with the same `message_id`) after a reconnection, and the worker
  * answers a repeat from its cache of recent replies by `message_id`.
+ *
+ * @example
+ * ```ts
+ * import type { MessageProperties } from "./message.ts";
+ * import { IDEMPOTENT_HEADER } from "./protocol.ts";
+ *
+ * const request: MessageProperties = {
+ *   messageId: "ab12.7",
+ *   headers: { [IDEMPOTENT_HEADER]: true },
+ * };
+ * console.log(IDEMPOTENT_HEADER, request.headers?.[IDEMPOTENT_HEADER]); // x-idempotent true
+ * ```
  */
 export const IDEMPOTENT_HEADER = "x-idempotent";
 
-/** The queue name of RabbitMQ's direct reply-to pseudo-queue. */
+/**
+ * The queue name of RabbitMQ's direct reply-to pseudo-queue.
+ *
+ * @example
+ * ```ts
+ * import { DIRECT_REPLY_TO } from "./protocol.ts";
+ *
+ * console.log(DIRECT_REPLY_TO); // amq.rabbitmq.reply-to
+ * const replyTo = "amq.rabbitmq.reply-to.g1h2AA5yZXBseUAyNzEyMDk4MgAAbLwAAAAAZKmhsQ==";
+ * console.log(replyTo.startsWith(DIRECT_REPLY_TO)); // true
+ * ```
+ */
 export const DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
 
 /**
@@ -52,10 +105,32 @@ export const ERROR_CODES = [
   "INTERNAL",
 ] as const;
 
-/** One of the {@linkcode ERROR_CODES}. */
+/**
+ * One of the {@linkcode ERROR_CODES}.
+ *
+ * @example
+ * ```ts
+ * import { HandlerError } from "./errors.ts";
+ * import type { ErrorCode } from "./protocol.ts";
+ *
+ * const code: ErrorCode = "PERMISSION_DENIED";
+ * const error = new HandlerError(code, "Only billing may call this");
+ * console.log(error.code); // PERMISSION_DENIED
+ * ```
+ */
 export type ErrorCode = typeof ERROR_CODES[number];
 
-/** The JSON body of an error reply. */
+/**
+ * The JSON body of an error reply.
+ *
+ * @example
+ * ```ts
+ * import { type ErrorBody, errorBodyOf } from "./protocol.ts";
+ *
+ * const body: ErrorBody = errorBodyOf(new TypeError("n must be a number"));
+ * console.log(body.code, body.name); // INVALID_ARGUMENT TypeError
+ * ```
+ */
 export interface ErrorBody {
   /** The error code, the same as the `x-rpc-error` header. */
   code: string;

@@ -46,25 +46,86 @@ import {
 } from "./reply_cache.ts";
 import { type ConnectionState, ConnectionSupervisor } from "./supervisor.ts";
 
-/** What a handler may return: the reply's body, or a promise of it. */
+/**
+ * What a handler may return: the reply's body, or a promise of it.
+ *
+ * @example
+ * ```ts
+ * import { fib } from "./fib.ts";
+ * import type { RpcHandlerResult } from "./server.ts";
+ *
+ * const fibReply = (n: number): RpcHandlerResult => fib(n).toString();
+ * console.log(fibReply(30)); // 832040
+ * ```
+ */
 export type RpcHandlerResult = string | Uint8Array;
 
 /**
  * Answers one request. A string is sent as `text/plain`, bytes as
  * `application/octet-stream`. A thrown error becomes an error reply (see
  * {@linkcode HandlerError}).
+ *
+ * @example
+ * ```ts
+ * import { RpcRequest } from "./message.ts";
+ * import type { RpcHandler } from "./server.ts";
+ *
+ * const shout: RpcHandler = (request) => request.text().toUpperCase();
+ * const request = new RpcRequest(new TextEncoder().encode("hello"), {}, {
+ *   signal: new AbortController().signal,
+ * });
+ * console.log(await shout(request)); // HELLO
+ * ```
  */
 export type RpcHandler = (
   request: RpcRequest,
 ) => RpcHandlerResult | Promise<RpcHandlerResult>;
 
-/** The type of a request queue; see {@linkcode ServeOptions.queueType}. */
+/**
+ * The type of a request queue; see {@linkcode ServeOptions.queueType}.
+ *
+ * @example
+ * ```ts
+ * import type { QueueType, ServeOptions } from "./server.ts";
+ *
+ * const queueType: QueueType = "quorum";
+ * const options: ServeOptions = { queue: "billing", queueType, deliveryLimit: 3 };
+ * console.log(options.queueType, options.deliveryLimit); // quorum 3
+ * ```
+ */
 export type QueueType = "classic" | "quorum";
 
-/** The default delivery limit of quorum request queues. */
+/**
+ * The default delivery limit of quorum request queues.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_DELIVERY_LIMIT, type ServeOptions } from "./server.ts";
+ *
+ * console.log(DEFAULT_DELIVERY_LIMIT); // 5
+ * const options: ServeOptions = {
+ *   queue: "billing",
+ *   queueType: "quorum",
+ *   deliveryLimit: 2 * DEFAULT_DELIVERY_LIMIT, // 10 tries
+ * };
+ * ```
+ */
 export const DEFAULT_DELIVERY_LIMIT = 5;
 
-/** How long a closing server lets running handlers finish, by default. */
+/**
+ * How long a closing server lets running handlers finish, by default.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_GRACE_PERIOD, type ServeOptions } from "./server.ts";
+ *
+ * console.log(DEFAULT_GRACE_PERIOD); // 10000
+ * const options: ServeOptions = {
+ *   queue: "reports",
+ *   gracePeriod: 6 * DEFAULT_GRACE_PERIOD, // a minute
+ * };
+ * ```
+ */
 export const DEFAULT_GRACE_PERIOD = 10_000;
 
 /**
@@ -73,10 +134,37 @@ export const DEFAULT_GRACE_PERIOD = 10_000;
  */
 const ABORT_GRACE = 1_000;
 
-/** The default largest request body a worker accepts: 1 MiB. */
+/**
+ * The default largest request body a worker accepts: 1 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_REQUEST_BYTES, type ServeOptions } from "./server.ts";
+ *
+ * console.log(DEFAULT_MAX_REQUEST_BYTES); // 1048576
+ * const options: ServeOptions = {
+ *   queue: "uploads",
+ *   maxRequestBytes: 8 * DEFAULT_MAX_REQUEST_BYTES, // 8 MiB
+ * };
+ * ```
+ */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
 
-/** Options of {@linkcode serve}. */
+/**
+ * Options of {@linkcode serve}.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "./server.ts";
+ *
+ * const options: ServeOptions = {
+ *   queue: "calc",
+ *   prefetch: 10,
+ *   methods: { add: ({ a, b }: { a: number; b: number }) => a + b },
+ * };
+ * console.log(options.queue, options.prefetch); // calc 10
+ * ```
+ */
 export interface ServeOptions extends ConnectionOptions {
   /** The queue to consume (default `rpc_queue`). */
   queue?: string;

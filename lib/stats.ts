@@ -5,7 +5,18 @@
  * @module
  */
 
-/** How a call ended: `ok`, or the kind of its error. */
+/**
+ * How a call ended: `ok`, or the kind of its error.
+ *
+ * @example
+ * ```ts
+ * import type { CallOutcome } from "./stats.ts";
+ *
+ * const worthRetrying = (outcome: CallOutcome) =>
+ *   outcome === "timeout" || outcome === "connection_lost";
+ * console.log(worthRetrying("timeout"), worthRetrying("no_route")); // true false
+ * ```
+ */
 export type CallOutcome =
   | "ok"
   | "timeout"
@@ -17,7 +28,19 @@ export type CallOutcome =
   | "protocol"
   | "invalid_argument";
 
-/** Latency figures estimated from a histogram, in milliseconds. */
+/**
+ * Latency figures estimated from a histogram, in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import type { LatencyStats } from "./stats.ts";
+ *
+ * const describe = ({ count, p50, p99 }: LatencyStats) =>
+ *   `${count} calls, p50 ${p50} ms, p99 ${p99} ms`;
+ * const latency: LatencyStats = { count: 120, mean: 3.1, p50: 2.5, p90: 6, p99: 14 };
+ * console.log(describe(latency)); // 120 calls, p50 2.5 ms, p99 14 ms
+ * ```
+ */
 export interface LatencyStats {
   /** How many were measured. */
   count: number;
@@ -31,7 +54,19 @@ export interface LatencyStats {
   p99: number;
 }
 
-/** A client's counts since it was made; see `RpcClient.stats()`. */
+/**
+ * A client's counts since it was made; see `RpcClient.stats()`.
+ *
+ * @example
+ * ```ts
+ * import type { ClientStats } from "./stats.ts";
+ *
+ * // Reads the figures that client.stats() returns:
+ * const failureRate = ({ calls, ok }: Pick<ClientStats, "calls" | "ok">) =>
+ *   (calls - ok) / calls;
+ * console.log(failureRate({ calls: 200, ok: 190 })); // 0.05
+ * ```
+ */
 export interface ClientStats {
   /** Calls made (settled or not). */
   calls: number;
@@ -61,7 +96,19 @@ export interface ClientStats {
   latency: LatencyStats;
 }
 
-/** A worker's counts since it started; see `RpcServer.stats()`. */
+/**
+ * A worker's counts since it started; see `RpcServer.stats()`.
+ *
+ * @example
+ * ```ts
+ * import type { ServerStats } from "./stats.ts";
+ *
+ * // Reads the figures that server.stats() returns:
+ * const errorCount = ({ errors }: Pick<ServerStats, "errors">) =>
+ *   Object.values(errors).reduce((sum, n) => sum + n, 0);
+ * console.log(errorCount({ errors: { INVALID_ARGUMENT: 2, INTERNAL: 1 } })); // 3
+ * ```
+ */
 export interface ServerStats {
   /** Requests delivered to it. */
   received: number;

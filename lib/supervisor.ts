@@ -27,6 +27,15 @@ import { type Logger, silentLogger } from "./logger.ts";
  * Where a supervised connection is: `open` (usable), `blocked` (open, but
  * the broker accepts no publishes: a memory or disk alarm), `reconnecting`,
  * `closed` (by its owner) or `failed` (gave up; see the `failed` event).
+ *
+ * @example
+ * ```ts
+ * import type { ConnectionState } from "./supervisor.ts";
+ *
+ * const canPublish = (state: ConnectionState) => state === "open";
+ * console.log(canPublish("open")); // true
+ * console.log(canPublish("blocked")); // false
+ * ```
  */
 export type ConnectionState =
   | "open"

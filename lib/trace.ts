@@ -6,12 +6,59 @@
  * @module
  */
 
-/** The request header that carries the W3C `traceparent`. */
+/**
+ * The request header that carries the W3C `traceparent`.
+ *
+ * @example
+ * ```ts
+ * import { RpcRequest } from "./message.ts";
+ * import { TRACEPARENT_HEADER } from "./trace.ts";
+ *
+ * const headers = {
+ *   [TRACEPARENT_HEADER]: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+ * };
+ * const request = new RpcRequest(new Uint8Array(), { headers }, {
+ *   signal: new AbortController().signal,
+ * });
+ * console.log(request.trace?.spanId); // 00f067aa0ba902b7
+ * ```
+ */
 export const TRACEPARENT_HEADER = "traceparent";
-/** The request header that carries the W3C `tracestate`. */
+/**
+ * The request header that carries the W3C `tracestate`.
+ *
+ * @example
+ * ```ts
+ * import type { MessageProperties } from "./message.ts";
+ * import { TRACEPARENT_HEADER, TRACESTATE_HEADER } from "./trace.ts";
+ *
+ * const properties: MessageProperties = {
+ *   headers: {
+ *     [TRACEPARENT_HEADER]: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+ *     [TRACESTATE_HEADER]: "congo=t61rcWkgMzE",
+ *   },
+ * };
+ * console.log(TRACESTATE_HEADER, properties.headers?.[TRACESTATE_HEADER]); // tracestate congo=t61rcWkgMzE
+ * ```
+ */
 export const TRACESTATE_HEADER = "tracestate";
 
-/** The fields of a `traceparent`. */
+/**
+ * The fields of a `traceparent`.
+ *
+ * @example
+ * ```ts
+ * import { formatTraceparent, type TraceContext } from "./trace.ts";
+ *
+ * const trace: TraceContext = {
+ *   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+ *   spanId: "00f067aa0ba902b7",
+ *   flags: 1,
+ *   sampled: true,
+ * };
+ * console.log(formatTraceparent(trace)); // 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+ * ```
+ */
 export interface TraceContext {
   /** The trace id: 32 lowercase hex digits, not all zero. */
   traceId: string;

@@ -14,7 +14,22 @@ import type { MessageProperties } from "./message.ts";
 import { DIRECT_REPLY_TO } from "./protocol.ts";
 import { type ConnectionState, ConnectionSupervisor } from "./supervisor.ts";
 
-/** What a transport reports to its client. */
+/**
+ * What a transport reports to its client.
+ *
+ * @example
+ * ```ts
+ * import type { TransportListener } from "./transport.ts";
+ *
+ * const listener: TransportListener = {
+ *   reply: (body, { correlationId }) =>
+ *     console.log(correlationId, new TextDecoder().decode(body)),
+ *   returned: (_properties, replyText) => console.log("returned:", replyText),
+ *   lost: (error) => console.log("lost:", error.message),
+ * };
+ * listener.reply(new TextEncoder().encode("832040"), { correlationId: "ab12.1" }); // ab12.1 832040
+ * ```
+ */
 export interface TransportListener {
   /** A message arrived on the reply path. */
   reply(body: Uint8Array, properties: MessageProperties): void;
@@ -93,7 +108,17 @@ export interface RpcTransport {
   close(): Promise<void>;
 }
 
-/** Options of {@linkcode connectTransport}. */
+/**
+ * Options of {@linkcode connectTransport}.
+ *
+ * @example
+ * ```ts
+ * import type { TransportOptions } from "./transport.ts";
+ *
+ * const options: TransportOptions = { url: "amqp://localhost", replyQueue: "direct" };
+ * console.log(options.replyQueue); // direct
+ * ```
+ */
 export interface TransportOptions extends ConnectionOptions {
   /**
    * Where replies come back: an exclusive, server-named queue, as in the

@@ -4,7 +4,17 @@
  * @module
  */
 
-/** The URL used when none is given. */
+/**
+ * The URL used when none is given.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_URL, maskUrl } from "./url.ts";
+ *
+ * console.log(DEFAULT_URL); // amqp://guest:guest@localhost:5672
+ * console.log(maskUrl(DEFAULT_URL)); // amqp://guest:***@localhost:5672
+ * ```
+ */
 export const DEFAULT_URL = "amqp://guest:guest@localhost:5672";
 
 /** The heartbeat, in seconds, set on URLs that do not choose one. */
