@@ -20,12 +20,16 @@ import {
 import { DEFAULT_MAX_N, fibMethod } from "./lib/fib_service.ts";
 import { formatLogger, LOG_LEVELS, type LogLevel } from "./lib/logger.ts";
 import { serviceOfModule } from "./lib/methods.ts";
-import { serveMetrics } from "./lib/metrics_http.ts";
+import { MetricsRegistry } from "./lib/metrics.ts";
+import { type MetricsServer, serveMetrics } from "./lib/metrics_http.ts";
 import {
   DEFAULT_DELIVERY_LIMIT,
   DEFAULT_GRACE_PERIOD,
+  type RpcServer,
   serve,
 } from "./lib/server.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import * as fibService from "./services/fib.ts";
 
 const USAGE = `Usage: deno task server [options]
@@ -35,9 +39,12 @@ fib service of RabbitMQ's RPC tutorial (services/fib.ts) on rpc_queue.
 
 Options:
   --handler MODULE path or URL of a module whose exported functions are the
-                   methods (default: the fib service); see "Writing a
-                   service" in the README. A local file must be under the
-                   current directory (the task may read only there)
+                   methods (default: the fib service); see "A short tour" in
+                   the README. deno task server may read only the project's
+                   folder: for a module elsewhere, or one that needs more
+                   permissions, run server.ts with deno run and the flags it
+                   needs (--allow-read=PATH, --allow-import=HOST for a URL
+                   not on Deno's default hosts, …)
   --default-method NAME
                    method of requests that name none (default: the module's
                    defaultMethod export, or its only method)
@@ -175,45 +182,89 @@ async function main(args: string[]): Promise<number> {
   const service = flags.handler === undefined
     ? serviceOfModule({ ...fibService, fib: fibMethod({ maxN }) })
     : serviceOfModule(await loadModule(flags.handler));
+  const names = Object.keys(service.methods);
   const defaultMethod = flags["default-method"] ?? service.defaultMethod;
+  if (defaultMethod !== undefined && !names.includes(defaultMethod)) {
+    return usageError(
+      `${
+        flags["default-method"] === undefined
+          ? "the module's defaultMethod"
+          : "--default-method"
+      } "${defaultMethod}" is not one of its methods (${names.join(", ")})`,
+    );
+  }
+  service.middleware?.forEach((item, i) => {
+    if (typeof item !== "function") {
+      throw new TypeError(
+        `The handler module's middleware[${i}] is not a function`,
+      );
+    }
+  });
   const queue = flags.queue;
-  const server = await serve({
-    ...connectionOptions(flags, {
-      AMQP_URL: Deno.env.get("AMQP_URL"),
-      AMQP_CA_FILE: Deno.env.get("AMQP_CA_FILE"),
-    }),
-    queue,
-    queueType,
-    deliveryLimit,
-    prefetch,
-    gracePeriod,
-    logger,
-    methods: service.methods,
-    defaultMethod,
-    middleware: [
-      requestLogMiddleware({
-        logger,
-        say: flags.quiet ? undefined : say,
-        detail: level === "debug",
-        defaultMethod: defaultMethod ??
-          (Object.keys(service.methods).length === 1
-            ? Object.keys(service.methods)[0]
-            : undefined),
-      }),
-      ...(service.middleware ?? []),
-    ],
-  });
-  say(" [*] Awaiting RPC requests", {
-    queue,
-    methods: Object.keys(service.methods),
-  });
 
-  const metrics = metricsPort === undefined ? undefined : serveMetrics(server, {
-    port: metricsPort,
-    hostname: flags["metrics-host"],
-    onListen: ({ hostname, port }) =>
-      logger.info(`Serving metrics on http://${hostname}:${port}/metrics`),
-  });
+  // The metrics endpoint first: a port in use stops the worker before it
+  // connects, with a line that names the flag.
+  const registry = new MetricsRegistry();
+  let server: RpcServer | undefined;
+  let metrics: MetricsServer | undefined;
+  if (metricsPort !== undefined) {
+    try {
+      metrics = serveMetrics({
+        // Not connected yet: unhealthy and not ready until it consumes.
+        get state() {
+          return server?.state ?? "reconnecting";
+        },
+        metrics: registry,
+      }, {
+        port: metricsPort,
+        hostname: flags["metrics-host"],
+        onListen: ({ hostname, port }) =>
+          logger.info(`Serving metrics on http://${hostname}:${port}/metrics`),
+      });
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) {
+        console.error(
+          `Error: --metrics-port ${metricsPort}: the address is in use (another worker on this host?). Choose another port.`,
+        );
+        return 1;
+      }
+      throw error;
+    }
+  }
+  try {
+    server = await serve({
+      ...connectionOptions(flags, {
+        AMQP_URL: Deno.env.get("AMQP_URL"),
+        AMQP_CA_FILE: Deno.env.get("AMQP_CA_FILE"),
+      }),
+      queue,
+      queueType,
+      deliveryLimit,
+      prefetch,
+      gracePeriod,
+      logger,
+      metrics: registry,
+      methods: service.methods,
+      defaultMethod,
+      middleware: [
+        requestLogMiddleware({
+          logger,
+          say: flags.quiet ? undefined : say,
+          detail: level === "debug",
+          defaultMethod: defaultMethod ??
+            (Object.keys(service.methods).length === 1
+              ? Object.keys(service.methods)[0]
+              : undefined),
+        }),
+        ...(service.middleware ?? []),
+      ],
+    });
+  } catch (error) {
+    await metrics?.close();
+    throw error;
+  }
+  const running = server;
+  say(" [*] Awaiting RPC requests", { queue, methods: names });
 
   let stopping = false;
   const stop = () => {
@@ -223,13 +274,13 @@ async function main(args: string[]): Promise<number> {
     }
     stopping = true;
     logger.info("Stopping: finishing the requests in hand");
-    server.close();
+    running.close();
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, stop);
   }
   try {
-    await server.finished;
+    await running.finished;
     return 0;
   } finally {
     await metrics?.close();
@@ -239,18 +290,30 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-/** Imports a handler module by path (from the current directory) or URL. */
+/**
+ * Imports a handler module by URL, or by path from the directory the user
+ * is in (`deno task` runs in the project's folder, and says where the user
+ * was in INIT_CWD).
+ */
 async function loadModule(specifier: string): Promise<Record<string, unknown>> {
   const url =
     /^[a-z][a-z0-9+.-]*:/i.test(specifier) && !/^[a-z]:[\\/]/i.test(specifier)
       ? specifier
-      : new URL(specifier, `file://${Deno.cwd()}/`).href;
+      : pathToFileURL(
+        resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), specifier),
+      ).href;
   try {
     return await import(url);
   } catch (cause) {
-    const reason = cause instanceof Deno.errors.NotCapable
-      ? "the task may not read it; run server.ts with deno run --allow-read=PATH"
-      : (cause as Error).message?.split("\n")[0] ?? String(cause);
+    const message = String((cause as Error)?.message ?? cause).split("\n")[0];
+    const reason = /Requires (read|import) access/.test(message)
+      ? `the worker may not ${
+        /import/.test(message) ? "import from that host" : "read it"
+      }. deno task server may read only the project's folder: run server.ts with deno run and --allow-read=PATH (or --allow-import=HOST)`
+      : cause instanceof Deno.errors.NotCapable ||
+          /Requires \w+ access/.test(message)
+      ? `${message}. The module needs more permissions than the task grants: run server.ts with deno run and the flags it needs`
+      : message;
     throw new Error(`Cannot load the handler module ${specifier}: ${reason}`, {
       cause,
     });

@@ -60,8 +60,10 @@ export class ClientMetrics {
   readonly #own = new HistogramChild([], DEFAULT_LATENCY_BUCKETS);
   #started = 0;
   #ok = 0;
-  readonly errors: Record<string, number> = {};
-  readonly remoteErrors: Record<string, number> = {};
+  // No prototype: a code named "constructor" is a count like any other.
+  readonly errors: Record<string, number> = Object.create(null);
+  readonly remoteErrors: Record<string, number> = Object.create(null);
+  readonly #codes = new CodeLabels();
   lateReplies = 0;
   resent = 0;
   disconnects = 0;
@@ -154,7 +156,8 @@ export class ClientMetrics {
     let replied = outcome === "protocol";
     if (outcome === "remote") {
       replied = true;
-      const code = (error as RemoteError).code;
+      // The worker chooses the code: bound what it can make of the labels.
+      const code = this.#codes.of((error as RemoteError).code);
       this.remoteErrors[code] = (this.remoteErrors[code] ?? 0) + 1;
       this.#remote.labels(queue, method ?? "", code).inc();
     }
@@ -224,6 +227,27 @@ export class ClientMetrics {
       waiting: this.#source.waiting(),
       latency: latencyOf(this.#own.snapshot()),
     };
+  }
+}
+
+/**
+ * Error codes as metric labels: an upper-case code such as `NOT_FOUND` is
+ * its own label, up to 64 of them; anything else, and codes beyond those,
+ * are `OTHER`, so that whoever sends the codes cannot make series without
+ * bound.
+ *
+ * @internal
+ */
+export class CodeLabels {
+  readonly #seen = new Set<string>();
+
+  of(code: string): string {
+    if (this.#seen.has(code)) return code;
+    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(code) || this.#seen.size >= 64) {
+      return "OTHER";
+    }
+    this.#seen.add(code);
+    return code;
   }
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { latencyOf } from "./_client_metrics.ts";
+import { CodeLabels, latencyOf } from "./_client_metrics.ts";
 import type { ServerStats } from "./stats.ts";
 import {
   type Counter,
@@ -35,6 +35,8 @@ export class ServerMetrics {
   readonly #requests: Counter;
   readonly #duration: Histogram;
   readonly #methods = new Map<string, MethodSeries>();
+  readonly #codes = new CodeLabels();
+  #up = false;
   readonly #own = new HistogramChild([], DEFAULT_LATENCY_BUCKETS);
   readonly #received: CounterChild;
   readonly #redelivered: CounterChild;
@@ -50,7 +52,8 @@ export class ServerMetrics {
   readonly stats: Omit<ServerStats, "inFlight" | "latency"> = {
     received: 0,
     ok: 0,
-    errors: {},
+    // No prototype: a code named "constructor" is a count like any other.
+    errors: Object.create(null),
     redelivered: 0,
     expired: 0,
     cacheHits: 0,
@@ -120,7 +123,7 @@ export class ServerMetrics {
     ).labels(queue);
     this.#connected = registry.gauge(
       "rabbit_rpc_server_connected",
-      "1 while the worker is connected and consuming, else 0.",
+      "Workers of the queue connected and consuming (1 or 0 for one worker).",
       { labels: ["queue"] },
     ).labels(queue);
   }
@@ -164,6 +167,7 @@ export class ServerMetrics {
       (series.ok ??= this.#requests.labels(this.#queue, series.name, "ok"))
         .inc();
     } else {
+      code = this.#codes.of(code);
       this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
       let counter = series.outcomes.get(code);
       if (counter === undefined) {
@@ -203,7 +207,12 @@ export class ServerMetrics {
   }
 
   connected(up: boolean): void {
-    this.#connected.set(up ? 1 : 0);
+    // Counted up and down, not set: workers sharing a registry and a
+    // queue share the series.
+    if (up !== this.#up) {
+      this.#up = up;
+      this.#connected.inc(up ? 1 : -1);
+    }
     if (up) {
       if (this.stats.disconnects > 0) {
         this.stats.reconnects++;
@@ -217,7 +226,10 @@ export class ServerMetrics {
 
   /** Marks the worker stopped, without counting a disconnect. */
   stopped(): void {
-    this.#connected.set(0);
+    if (this.#up) {
+      this.#up = false;
+      this.#connected.dec();
+    }
   }
 
   snapshot(inFlight: number): ServerStats {

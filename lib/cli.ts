@@ -191,7 +191,11 @@ export function requestLogMiddleware(
   const { logger, say, defaultMethod } = options;
   const debug = options.detail ?? false;
   return async (request, next) => {
-    const method = request.method ?? defaultMethod ?? "(default)";
+    // The caller chooses the method's name: no control characters in a line.
+    const method = (request.method ?? defaultMethod ?? "(default)").replace(
+      CONTROL,
+      "?",
+    );
     say?.(` [.] ${method}(${preview(request)})`, {
       method,
       correlation_id: request.properties.correlationId,
@@ -227,6 +231,11 @@ function preview(request: RpcRequest): string {
   if (bodyKindOf(request.properties.contentType) === "bytes") {
     return `<${request.body.length} bytes>`;
   }
-  const text = request.text().trim().replace(CONTROL, " ");
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  // At most the first 256 bytes: the line shows 60 characters of them.
+  const body = request.body;
+  const text = new TextDecoder().decode(body.subarray(0, 256)).trim()
+    .replace(CONTROL, " ");
+  return text.length > 60 || body.length > 256
+    ? `${text.slice(0, 57)}...`
+    : text;
 }

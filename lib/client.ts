@@ -125,7 +125,11 @@ export interface ClientInit {
   /**
    * Whether each request carries the login's user name as its `user_id`
    * (default `true`): RabbitMQ refuses a `user_id` other than the
-   * publishing connection's, so the worker can trust it to tell who called
+   * publishing connection's (but from users with the `impersonator` tag),
+   * so the worker can trust it to tell who called. Where the broker
+   * authenticates the login as another name (an OAuth 2 token's, say), it
+   * refuses each request; the client then stops sending it, says so in an
+   * error line, and carries on
    * (see `RpcRequest.userId`).
    */
   sendUserId?: boolean;
@@ -235,11 +239,15 @@ export type MethodCaller<Args, Result> = (
  */
 export type ServiceClient<Service> = {
   [
-    Name in keyof Service as Service[Name] extends (...args: never[]) => unknown
-      ? Name & string
+    Name in keyof Service as Name extends "then" | "toJSON" ? never
+      : Service[Name] extends (...args: never[]) => unknown ? Name & string
       : never
   ]: Service[Name] extends (...args: infer Params) => infer Result
-    ? MethodCaller<Params extends [] ? void : Params[0], Awaited<Result>>
+    // No arguments, or optional ones: the argument may be left out.
+    ? MethodCaller<
+      [] extends Params ? Params[0] | void : Params[0],
+      Awaited<Result>
+    >
     : never;
 };
 
@@ -356,7 +364,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   readonly #maxInFlight: number;
   readonly #maxReplyBytes: number;
   readonly #persistent: boolean;
-  readonly #sendUserId: boolean;
+  #sendUserId: boolean;
   readonly #middleware: readonly ClientMiddleware[];
   readonly #registry: MetricsRegistry;
   readonly #metrics: ClientMetrics;
@@ -521,25 +529,40 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     if (this.#middleware.length === 0) return this.#call(queue, body, options);
     checkQueue(queue);
     checkBody(body);
+    // Copies, down to the headers: middleware may change them, and the
+    // caller's own objects (a shared constant, say) must stay as they are.
+    const properties = options.properties;
     const call: OutgoingCall = {
       queue,
-      method: options.properties?.type,
+      method: properties?.type,
       body,
-      options: { ...options },
+      options: {
+        ...options,
+        properties: properties && {
+          ...properties,
+          headers: properties.headers && { ...properties.headers },
+        },
+      },
     };
     const chain = this.#middleware;
-    const run = (i: number): Promise<RpcReply> => {
+    const run = async (i: number): Promise<RpcReply> => {
       if (i === chain.length) {
-        return this.#call(call.queue, call.body, call.options);
+        return await this.#call(call.queue, call.body, call.options);
       }
-      let called = false;
-      return chain[i](call, () => {
-        if (called) {
-          return Promise.reject(new Error("next() called more than once"));
-        }
-        called = true;
-        return run(i + 1);
-      });
+      let inner: Promise<RpcReply> | undefined;
+      try {
+        return await chain[i](call, () => {
+          if (inner) {
+            return Promise.reject(new Error("next() called more than once"));
+          }
+          inner = run(i + 1);
+          return inner;
+        });
+      } finally {
+        // A middleware that did not wait for next() must not leave its
+        // failure unhandled (Deno would end the program for it).
+        inner?.catch(() => {});
+      }
     };
     try {
       return Promise.resolve(run(0));
@@ -595,7 +618,8 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
    * A typed client of the whole service on `queue`: `Service` is an
    * interface of its methods, or the type of the module the worker serves
    * (`typeof import("./my_service.ts")`), so arguments and results are
-   * checked end to end. A method named `then` cannot be called this way
+   * checked end to end. Methods named `then`, `toJSON`, or like a property
+   * of every object (`toString`, `constructor`, …) cannot be called this way
    * (the object must not look like a promise): use {@linkcode method}.
    *
    * @example
@@ -617,11 +641,28 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   service<Service>(queue: string): ServiceClient<Service> {
     checkQueue(queue);
     const callers = new Map<string, MethodCaller<unknown, unknown>>();
-    return new Proxy({}, {
+    const label = `ServiceClient(${JSON.stringify(queue)})`;
+    // Deno prints a proxy by its target: name it there.
+    const target = Object.create(null);
+    Object.defineProperty(target, Symbol.for("Deno.customInspect"), {
+      value: () => label,
+    });
+    return new Proxy(target, {
       get: (_target, name) => {
-        // Not a method: symbols (inspection), and `then`, which would make
-        // the object look like a promise to `await`.
-        if (typeof name !== "string" || name === "then") return undefined;
+        if (typeof name === "symbol") {
+          // Printing it, or turning it into a string, names it.
+          if (name === Symbol.toStringTag) return label;
+          if (name === Symbol.toPrimitive) return () => `[${label}]`;
+          if (name === Symbol.for("Deno.customInspect")) return () => label;
+          return undefined;
+        }
+        // Not methods: `then` would make the object look like a promise to
+        // `await`, `toJSON` is what JSON.stringify asks for, and the names
+        // of Object.prototype are asked for by code that takes it for a
+        // plain object. A call for each would go out unasked.
+        if (name === "then" || name === "toJSON" || name in Object.prototype) {
+          return undefined;
+        }
         let caller = callers.get(name);
         if (caller === undefined) {
           caller = this.method(queue, name);
@@ -646,10 +687,16 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       throw new TypeError("signal must be an AbortSignal");
     }
     if (this.#closing) {
-      return Promise.reject(new ClosedError("RpcClient is closed"));
+      return this.#refuse(
+        queue,
+        options,
+        new ClosedError("RpcClient is closed"),
+      );
     }
     if (this.#failure) {
-      return Promise.reject(
+      return this.#refuse(
+        queue,
+        options,
         new ConnectionLostError(
           `Cannot call "${queue}": the connection is lost for good`,
           { cause: this.#failure },
@@ -677,7 +724,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       if (tracestate !== undefined) headers[TRACESTATE_HEADER] = tracestate;
       user = { ...user, headers };
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return this.#refuse(queue, options, signal.reason);
 
     const id = this.#prefix + (this.#sequence++).toString(36);
     const pending = this.#pending;
@@ -714,6 +761,17 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         this.#pump();
       }
     });
+  }
+
+  /** Fails a call before it starts, and counts it. */
+  #refuse(
+    queue: string,
+    options: CallOptions,
+    error: unknown,
+  ): Promise<never> {
+    this.#metrics.started();
+    this.#metrics.settled(queue, options.properties?.type, undefined, error);
+    return Promise.reject(error);
   }
 
   /**
@@ -903,6 +961,15 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     this.#state = "reconnecting";
     this.#lastLoss = error;
     this.#logger.error(`Connection lost: ${error.message}`);
+    if (this.#sendUserId && /user_id property set to/.test(error.message)) {
+      // The broker authenticates the login as another name (an OAuth 2
+      // token's, say) and closes the channel for every request: send none
+      // rather than lose every call.
+      this.#sendUserId = false;
+      this.#logger.error(
+        "The broker refused the login's user name as user_id: requests go without user_id from now on (set sendUserId: false to start that way)",
+      );
+    }
     let resent = 0;
     for (const [id, call] of this.#pending.sentCalls()) {
       if (call.messageId !== undefined) {
@@ -1009,18 +1076,24 @@ class Call implements PendingCall {
   }
 
   resolve(reply: RpcReply): void {
-    this.#metrics.settled(this.queue, this.properties?.type, this.started);
-    this.#resolve(reply);
+    try {
+      this.#metrics.settled(this.queue, this.properties?.type, this.started);
+    } finally {
+      this.#resolve(reply);
+    }
   }
 
   reject(error: unknown): void {
-    this.#metrics.settled(
-      this.queue,
-      this.properties?.type,
-      this.started,
-      error,
-    );
-    this.#reject(error);
+    try {
+      this.#metrics.settled(
+        this.queue,
+        this.properties?.type,
+        this.started,
+        error,
+      );
+    } finally {
+      this.#reject(error);
+    }
   }
 }
 
@@ -1069,6 +1142,9 @@ function checkMethod(name: string): void {
   if (typeof name !== "string" || name === "") {
     throw new TypeError("A method name must be a non-empty string");
   }
+  if (name.includes("\0")) {
+    throw new TypeError("A method name must not contain NUL characters");
+  }
   if (name.length > 85 && encoder.encode(name).length > 255) {
     throw new RangeError("A method name must be at most 255 bytes long");
   }
@@ -1077,6 +1153,9 @@ function checkMethod(name: string): void {
 function checkQueue(queue: string): void {
   if (typeof queue !== "string" || queue === "") {
     throw new TypeError("queue must be a non-empty string");
+  }
+  if (queue.includes("\0")) {
+    throw new TypeError("queue must not contain NUL characters");
   }
   if (queue.length > 85 && encoder.encode(queue).length > 255) {
     throw new RangeError("queue must be at most 255 bytes long");

@@ -139,8 +139,8 @@ export function bodyKindOf(
 
 /**
  * Decodes a body by its content type (see {@linkcode bodyKindOf}): JSON is
- * parsed (an empty JSON body is `undefined`), text is decoded as UTF-8, and
- * bytes are returned as they are.
+ * parsed (an empty JSON body is `undefined`), text is decoded by its
+ * `charset` (UTF-8 by default), and bytes are returned as they are.
  *
  * @example
  * ```ts
@@ -152,6 +152,7 @@ export function bodyKindOf(
  * ```
  *
  * @throws {SyntaxError} if a JSON body is not JSON.
+ * @throws {RangeError} if a text body's charset is one no decoder knows.
  */
 export function decodeValue(
   body: Uint8Array,
@@ -159,10 +160,33 @@ export function decodeValue(
 ): unknown {
   switch (bodyKindOf(contentType)) {
     case "text":
-      return decoder.decode(body);
+      return textDecoderOf(contentType).decode(body);
     case "json":
       return body.length === 0 ? undefined : JSON.parse(decoder.decode(body));
     default:
       return body;
   }
+}
+
+const decoders = new Map<string, TextDecoder>();
+
+/** The decoder of a text content type's `charset`; UTF-8 if it has none. */
+function textDecoderOf(contentType: string | undefined): TextDecoder {
+  const charset = contentType === undefined
+    ? undefined
+    : /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType)?.[1]
+      ?.toLowerCase();
+  if (charset === undefined || charset === "utf-8" || charset === "utf8") {
+    return decoder;
+  }
+  let found = decoders.get(charset);
+  if (found === undefined) {
+    try {
+      found = new TextDecoder(charset);
+    } catch {
+      throw new RangeError(`Unknown charset "${charset}"`);
+    }
+    if (decoders.size < 16) decoders.set(charset, found);
+  }
+  return found;
 }

@@ -197,7 +197,10 @@ export function formatLogger(options: FormatLoggerOptions): Logger {
           name,
         )
       : (line: string, fields?: LogFields) =>
-        write(maskUrl(`${name}: ${line}${textFields(fields)}`), name);
+        write(
+          maskUrl(`${name}: ${escapeControls(line)}${textFields(fields)}`),
+          name,
+        );
   };
   return {
     debug: at("debug"),
@@ -213,13 +216,23 @@ function jsonSafe(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** A line with its control characters (newlines, escapes) written as `\uXXXX`. */
+function escapeControls(line: string): string {
+  return line.replace(
+    /\p{Cc}/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 function textFields(fields: LogFields | undefined): string {
   if (fields === undefined) return "";
   let text = "";
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
+    // Quoted (and so escaped) unless plain: a caller-chosen value such as
+    // a correlation id must not start a line of its own or drive a terminal.
     const shown = typeof value === "string"
-      ? (/^[^\s"=]+$/.test(value) ? value : JSON.stringify(value))
+      ? (/^[^\s"=\p{Cc}]+$/u.test(value) ? value : JSON.stringify(value))
       : value instanceof Error
       ? JSON.stringify(`${value.name}: ${value.message}`)
       : JSON.stringify(value, jsonSafe) ?? String(value);

@@ -216,7 +216,9 @@ export class RpcRequest extends RpcMessage {
    * The user that published the request, as the broker validated it: a
    * client of this library sends its login's user name, and RabbitMQ
    * refuses a `user_id` other than the publishing connection's own. So an
-   * authorization check can trust it. `undefined` if the caller sent none
+   * authorization check can trust it, unless the broker gives some users
+   * the `impersonator` tag, which lets them send any. `undefined` if the
+   * caller sent none
    * (the tutorial's clients do not).
    */
   get userId(): string | undefined {

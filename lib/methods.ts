@@ -96,12 +96,20 @@ export interface MethodsHandlerOptions {
    * answered `METHOD_NOT_FOUND`).
    */
   defaultMethod?: string;
+  /**
+   * Runs around each method, the first outermost, once the request is
+   * routed: a request for a method that does not exist is answered
+   * `METHOD_NOT_FOUND` without running any.
+   */
+  middleware?: readonly ServerMiddleware[];
 }
 
 const decodeFailed = (error: unknown): never => {
   throw new HandlerError(
     "INVALID_ARGUMENT",
-    `The request body is not valid JSON: ${(error as Error).message}`,
+    error instanceof SyntaxError
+      ? `The request body is not valid JSON: ${error.message}`
+      : `The request body cannot be decoded: ${(error as Error).message}`,
     { cause: error },
   );
 };
@@ -155,6 +163,7 @@ export function methodsHandler(
   }
   const queue = options.queue === undefined ? "" : ` on "${options.queue}"`;
   const known = [...table.keys()].sort().join(", ");
+  const chain = checkMiddleware(options.middleware ?? []);
   return (request: RpcRequest): unknown => {
     const name = request.method ?? defaultMethod;
     const method = name === undefined ? undefined : table.get(name);
@@ -166,14 +175,59 @@ export function methodsHandler(
           : `No method "${name}"${queue}; methods: ${known}`,
       );
     }
-    let args: unknown;
-    try {
-      args = request.decode();
-    } catch (error) {
-      decodeFailed(error);
-    }
-    return method(args, request);
+    if (chain.length === 0) return invoke(method, request);
+    return runChain(chain, request, () => invoke(method, request));
   };
+}
+
+function invoke(method: RpcMethod, request: RpcRequest): unknown {
+  let args: unknown;
+  try {
+    args = request.decode();
+  } catch (error) {
+    decodeFailed(error);
+  }
+  return method(args, request);
+}
+
+function checkMiddleware(
+  middleware: readonly ServerMiddleware[],
+): ServerMiddleware[] {
+  if (!Array.isArray(middleware)) {
+    throw new TypeError("middleware must be an array of functions");
+  }
+  for (const [i, item] of middleware.entries()) {
+    if (typeof item !== "function") {
+      throw new TypeError(`middleware[${i}] must be a function`);
+    }
+  }
+  return [...middleware];
+}
+
+/** Runs `chain` around `last`, the first outermost. */
+function runChain(
+  chain: readonly ServerMiddleware[],
+  request: RpcRequest,
+  last: () => unknown,
+): Promise<unknown> {
+  const run = async (i: number): Promise<unknown> => {
+    if (i === chain.length) return await last();
+    let inner: Promise<unknown> | undefined;
+    try {
+      return await chain[i](request, () => {
+        if (inner) {
+          return Promise.reject(new Error("next() called more than once"));
+        }
+        inner = run(i + 1);
+        return inner;
+      });
+    } finally {
+      // A middleware that did not wait for next() must not leave its
+      // failure unhandled (Deno would end the program for it).
+      inner?.catch(() => {});
+    }
+  };
+  return run(0);
 }
 
 /**
@@ -203,26 +257,9 @@ export function composeMiddleware(
   middleware: readonly ServerMiddleware[],
   handler: (request: RpcRequest) => unknown,
 ): (request: RpcRequest) => Promise<unknown> {
-  for (const [i, item] of middleware.entries()) {
-    if (typeof item !== "function") {
-      throw new TypeError(`middleware[${i}] must be a function`);
-    }
-  }
-  const chain = [...middleware];
-  return (request: RpcRequest): Promise<unknown> => {
-    const run = async (i: number): Promise<unknown> => {
-      if (i === chain.length) return await handler(request);
-      let called = false;
-      return await chain[i](request, () => {
-        if (called) {
-          return Promise.reject(new Error("next() called more than once"));
-        }
-        called = true;
-        return run(i + 1);
-      });
-    };
-    return run(0);
-  };
+  const chain = checkMiddleware(middleware);
+  return (request: RpcRequest): Promise<unknown> =>
+    runChain(chain, request, () => handler(request));
 }
 
 /**

@@ -180,11 +180,14 @@ function probe(ok: boolean, state: ConnectionState): Response {
   });
 }
 
-const START = Date.now() / 1000;
+// When the process started, not when this module was loaded.
+const START = performance.timeOrigin / 1000;
 
 /**
  * Adds the process's resident memory, heap use and start time to a registry
- * (once per registry; the names are Prometheus's usual ones).
+ * (once per registry): `process_resident_memory_bytes` and
+ * `process_start_time_seconds` as Prometheus's clients name them, and
+ * `deno_heap_used_bytes`.
  *
  * @example
  * ```ts
@@ -205,7 +208,7 @@ export function addProcessMetrics(registry: MetricsRegistry): void {
     { collect: (gauge) => gauge.set(Deno.memoryUsage().rss) },
   );
   registry.gauge(
-    "process_heap_used_bytes",
+    "deno_heap_used_bytes",
     "JavaScript heap in use, in bytes.",
     { collect: (gauge) => gauge.set(Deno.memoryUsage().heapUsed) },
   );

@@ -238,7 +238,9 @@ export interface ServeOptions extends ConnectionOptions {
   defaultMethod?: string;
   /**
    * Runs around every request, the first outermost: for authorization,
-   * logging, metrics or tracing. See {@linkcode ServerMiddleware}.
+   * logging, metrics or tracing. See {@linkcode ServerMiddleware}. With
+   * `methods`, it runs once a request is routed to a method: a request for
+   * a method that does not exist is answered `METHOD_NOT_FOUND` before any.
    */
   middleware?: readonly ServerMiddleware[];
   /**
@@ -298,9 +300,12 @@ export async function serve(
     if (handler !== undefined) {
       throw new TypeError("Pass either a handler or options.methods, not both");
     }
+    // Middleware runs once the request is routed: a request for a method
+    // that does not exist is answered before any.
     handle = methodsHandler(options.methods, {
       queue,
       defaultMethod: options.defaultMethod,
+      middleware: options.middleware,
     });
     methodNames = new Set(Object.keys(options.methods));
     defaultMethod = options.defaultMethod ??
@@ -314,10 +319,12 @@ export async function serve(
     throw new TypeError("handler must be a function (or pass options.methods)");
   }
   const middleware = options.middleware ?? [];
-  if (!Array.isArray(middleware)) {
-    throw new TypeError("middleware must be an array of functions");
+  if (
+    options.methods === undefined &&
+    (!Array.isArray(middleware) || middleware.length > 0)
+  ) {
+    handle = composeMiddleware(middleware, handle);
   }
-  if (middleware.length > 0) handle = composeMiddleware(middleware, handle);
   const prefetch = options.prefetch ?? 1;
   if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65535) {
     throw new RangeError(
@@ -862,7 +869,6 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         );
       }
     }
-    this.#metrics.answered(series, reply.errorCode, started);
     if (message.channel.closed) {
       // The connection was lost meanwhile: the broker redelivers the request
       // (answered from the cache if it is idempotent), and a reply now would
@@ -897,6 +903,9 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         this.#logger.warn(
           `Dropped the reply to a direct reply-to address the broker does not know`,
         );
+        this.#metrics.dropped();
+      } else if (probed) {
+        this.#metrics.answered(series, reply.errorCode, started);
       }
       if (!good || probed) {
         await (park ? this.#nack(message, false) : this.#ack(message));
@@ -904,6 +913,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       }
     } else if (verdict === "bad") {
       // Found bad by another request's probe meanwhile.
+      this.#metrics.dropped();
       await this.#ack(message);
       return;
     }
@@ -917,6 +927,9 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       reply.body,
       replyProperties,
     );
+    // Counted once the reply is on its way: a reply that cannot be sent is
+    // not an answer (the request is redelivered, and counted then).
+    this.#metrics.answered(series, reply.errorCode, started);
     if ((await Promise.race([published, notYet])) === PENDING) {
       await Promise.all([
         published,
@@ -1028,6 +1041,14 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         { signal, deadline, redelivered: message.redelivered },
       );
       const result = await this.#handler(request);
+      if (result === undefined && this.#init.methodNames === undefined) {
+        // A handler's result is the reply's body: nothing is a forgotten
+        // `return`, not an empty reply. (A method may return nothing.)
+        throw new HandlerError(
+          "INTERNAL",
+          "The handler returned nothing: return the reply's body (a string or a Uint8Array)",
+        );
+      }
       if (typeof result === "string") {
         return { body: result, contentType: TEXT };
       }

@@ -82,7 +82,10 @@ export interface ClientStats {
   returns: number;
   /** Replies dropped because no call waited for them: late or unknown. */
   lateReplies: number;
-  /** Idempotent calls sent again after a reconnection. */
+  /**
+   * Idempotent calls in flight at a loss of the connection, kept to be sent
+   * again once it is back (each loss counts them again).
+   */
   resent: number;
   /** Times the connection was lost. */
   disconnects: number;

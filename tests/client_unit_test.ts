@@ -10,6 +10,7 @@ import {
 } from "../lib/errors.ts";
 import type { ConnectionEvent } from "../lib/events.ts";
 import { FakeTransport } from "./_fake_transport.ts";
+import { RpcReply } from "../lib/message.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -636,6 +637,142 @@ Deno.test({
     await assert.rejects(client.call("q", "1"), ConnectionLostError);
     assert.equal(client.pending, 0);
     assert.equal(client.inFlight, 0);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient.service() sends no call when it is printed, stringified or awaited",
+  async fn() {
+    const { transport, client } = setup();
+    interface Calc {
+      add(args: { a: number; b: number }): number;
+    }
+    const calc = client.service<Calc>("calc");
+    assert.equal(JSON.stringify({ calc }), '{"calc":{}}');
+    assert.equal(`${calc}`, '[ServiceClient("calc")]');
+    assert.equal(Deno.inspect(calc), 'ServiceClient("calc")');
+    assert.equal(await Promise.resolve(calc), calc);
+    const record = calc as unknown as Record<string, unknown>;
+    assert.equal(record.constructor, undefined);
+    assert.equal(record.hasOwnProperty, undefined);
+    assert.equal(transport.published.length, 0);
+    // A method is still a method.
+    const sum = calc.add({ a: 1, b: 2 });
+    assert.equal(transport.last.properties.type, "add");
+    transport.reply(transport.last.properties.correlationId, "3", {
+      contentType: "application/json",
+    });
+    assert.equal(await sum, 3);
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "RpcClient refuses NUL in method and queue names, and a worker's odd error code settles the call",
+  async fn() {
+    const { transport, client } = setup();
+    assert.throws(() => client.method("q", "a\u0000b"), TypeError);
+    assert.throws(() => client.call("q\u0000", "1"), TypeError);
+    const calls = ["A\u0000B", "constructor", "lower_case"].map((code) => {
+      const call = client.call("q", "1");
+      transport.reply(
+        transport.last.properties.correlationId,
+        JSON.stringify({ code, name: "Error", message: "odd" }),
+        { headers: { "x-rpc-error": code } },
+      );
+      return call;
+    });
+    for (const call of calls) await assert.rejects(call, RemoteError);
+    const stats = client.stats();
+    // Codes the worker chose become labels only when they look like codes.
+    assert.deepEqual(stats.remoteErrors, { OTHER: 3 });
+    assert.match(
+      client.metrics.render(),
+      /rabbit_rpc_client_remote_errors_total\{queue="q",method="",code="OTHER"\} 3/,
+    );
+    await client.close();
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "client middleware gets copies of the call's properties and headers, and a forgotten await crashes nothing",
+  async fn() {
+    const transport = new FakeTransport();
+    const client = new RpcClient(transport, {
+      middleware: [
+        (call, next) => {
+          call.options.properties!.headers!.added = "yes";
+          return next();
+        },
+        (_call, next) => {
+          // Not awaited: the inner call fails after this returns.
+          next();
+          return Promise.resolve(
+            new RpcReply(new Uint8Array(), { contentType: "text/plain" }),
+          );
+        },
+      ],
+    });
+    const shared = { headers: { tenant: "a" } as Record<string, string> };
+    const reply = await client.call("q", "1", { properties: shared });
+    assert.equal(reply.text(), "");
+    assert.deepEqual(shared.headers, { tenant: "a" });
+    assert.equal(transport.last.properties.headers?.added, "yes");
+    assert.equal(transport.last.properties.headers?.tenant, "a");
+    // The inner call is still pending: closing rejects it, unhandled by
+    // anyone but the client, which must not let it escape.
+    await client.close();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.equal(client.stats().errors.closed, 1);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "calls refused before they start are counted in stats()",
+  async fn() {
+    const { client } = setup();
+    const aborted = AbortSignal.abort(new Error("no"));
+    await assert.rejects(client.call("q", "1", { signal: aborted }), /no/);
+    await client.close();
+    await assert.rejects(client.call("q", "1"), ClosedError);
+    const stats = client.stats();
+    assert.equal(stats.calls, 2);
+    assert.deepEqual(stats.errors, { aborted: 1, closed: 1 });
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "ServiceClient types: optional arguments may be left out, and then and toJSON are no methods",
+  async fn() {
+    const { client } = setup();
+    interface Service {
+      optional(n?: number): number;
+      none(): string;
+      then(x: number): void;
+      toJSON(): string;
+    }
+    const api = client.service<Service>("q");
+    // Compile-time checks only: the functions are never called.
+    const _optional = () => api.optional();
+    const _given = () => api.optional(1);
+    const _none = () => api.none();
+    // @ts-expect-error: then would make the client look like a promise
+    const _then = () => api.then(1);
+    // @ts-expect-error: JSON.stringify asks for toJSON
+    const _toJson = () => api.toJSON();
+    // @ts-expect-error: a required argument may not be left out
+    const _required = () => client.service<{ f(n: number): void }>("q").f();
+    assert.equal(typeof api.optional, "function");
     await client.close();
   },
 });

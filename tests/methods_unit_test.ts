@@ -361,3 +361,73 @@ Deno.test({
     assert.equal(errorBodyOf(new HandlerError("no")).code, "PERMISSION_DENIED");
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "decodeValue() reads a text body in its charset, and refuses one it does not know",
+  fn() {
+    assert.equal(
+      decodeValue(
+        new Uint8Array([0x63, 0x61, 0x66, 0xe9]),
+        "text/plain; charset=ISO-8859-1",
+      ),
+      "café",
+    );
+    assert.throws(
+      () => decodeValue(new Uint8Array([1]), 'text/plain; charset="x-bogus"'),
+      RangeError,
+    );
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "formatLogger() text lines escape control characters, so a caller cannot forge a line",
+  fn() {
+    const lines: string[] = [];
+    const logger = formatLogger({ write: (line) => lines.push(line) });
+    logger.info("Handled\nerror: forged", {
+      correlation_id: "a\u001b[31m",
+      method: "x\ny",
+    });
+    assert.equal(lines.length, 1);
+    assert.doesNotMatch(lines[0], /[\n\u001b]/);
+    assert.equal(
+      lines[0],
+      'info: Handled\\u000aerror: forged correlation_id="a\\u001b[31m" method="x\\ny"',
+    );
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "methodsHandler() answers an unknown method before any middleware runs, and a middleware that forgets to wait for next() crashes nothing",
+  async fn() {
+    const seen: string[] = [];
+    const handle = methodsHandler({
+      ok: () => "fine",
+      fails: () => Promise.reject(new Error("late failure")),
+    }, {
+      middleware: [(request, next) => {
+        seen.push(request.method ?? "");
+        // Not awaited, not returned: a bug in the middleware.
+        next();
+        return "early";
+      }],
+    });
+    assert.equal(
+      await codeOf(() => handle(request("", { type: "missing" }))),
+      "METHOD_NOT_FOUND",
+    );
+    assert.deepEqual(seen, []);
+    assert.equal(await handle(request("", { type: "ok" })), "early");
+    // The method's failure comes after the middleware returned: it must
+    // not surface as an unhandled rejection (which would fail this test).
+    assert.equal(await handle(request("", { type: "fails" })), "early");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(seen, ["ok", "fails"]);
+  },
+});

@@ -272,3 +272,51 @@ Deno.test({
     assert.equal(server.stderr(), "");
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "deno task server refuses an unknown --default-method (exit 2) and a --metrics-port in use (exit 1), each with one line",
+  async fn() {
+    const bogus = startCli("server.ts", ["--default-method", "bogus"]);
+    assert.equal((await bogus.status()).code, 2);
+    assert.match(
+      bogus.stderr().trim(),
+      /^Error: --default-method "bogus" is not one of its methods \(fib\)\. Run with --help for usage\.$/,
+    );
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const busy = startCli("server.ts", [
+      "--metrics-port",
+      String(listener.addr.port),
+      "--metrics-host",
+      "127.0.0.1",
+    ]);
+    assert.equal((await busy.status()).code, 1);
+    const lines = busy.stderr().trim().split("\n");
+    assert.equal(lines.length, 1, busy.stderr());
+    assert.match(lines[0], /^Error: --metrics-port \d+: the address is in use/);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "deno task server finds --handler from the directory the user ran the task in",
+  async fn() {
+    await using scratch = scratchQueue("init-cwd");
+    // `deno task` runs in the project's folder and names the user's
+    // directory in INIT_CWD.
+    await using server = startCli("server.ts", [
+      "--handler",
+      "./calc_service.ts",
+      "--queue",
+      scratch.name,
+    ], { env: { INIT_CWD: new URL("./fixtures/", import.meta.url).pathname } });
+    await server.waitForLine("Awaiting RPC requests");
+    await using client = await RpcClient.connect({ url: AMQP_URL });
+    assert.equal(
+      await client.service<typeof calc>(scratch.name).add({ a: 1, b: 1 }),
+      2,
+    );
+  },
+});

@@ -308,3 +308,34 @@ Deno.test({
 function esc(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+Deno.test({
+  ...opts,
+  name:
+    "a single handler that returns nothing is answered INTERNAL, while a method may return nothing",
+  async fn() {
+    await using scratch = scratchQueue("returns-nothing");
+    await using methodScratch = scratchQueue("returns-nothing-method");
+    await using _server = await serve(
+      { url, queue: scratch.name },
+      // A forgotten `return`.
+      (() => {}) as unknown as () => string,
+    );
+    await using _methods = await serve({
+      url,
+      queue: methodScratch.name,
+      methods: { nothing: () => {} },
+    });
+    await using client = await RpcClient.connect({ url });
+    await assert.rejects(
+      client.call(scratch.name, "x"),
+      (error) =>
+        error instanceof RemoteError && error.code === "INTERNAL" &&
+        /returned nothing/.test(error.message),
+    );
+    assert.equal(
+      await client.method<void, void>(methodScratch.name, "nothing")(),
+      undefined,
+    );
+  },
+});
