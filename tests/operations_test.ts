@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { RpcClient } from "../lib/client.ts";
-import { MethodNotFoundError } from "../lib/errors.ts";
+import { MethodNotFoundError, NoRouteError } from "../lib/errors.ts";
 import { newTraceparent, parseTraceparent } from "../lib/trace.ts";
 import { AMQP_URL, scratchQueue, startCli, waitFor } from "./_helpers.ts";
 import { startPrivateBroker } from "./_private_broker.ts";
@@ -204,20 +204,24 @@ Deno.test({
       sample(back.text, "rabbit_rpc_server_connected", `queue="${queue}"`),
       1,
     );
-    assert.equal(
+    assert.ok(
       sample(
         back.text,
         "rabbit_rpc_server_reconnects_total",
         `queue="${queue}"`,
-      ),
-      1,
+      ) >= 1,
     );
-    // And it answers again.
-    await waitFor(
-      () => client.state === "open",
-      "the client to reconnect",
-    );
-    assert.equal((await client.call(queue, "10")).text(), "55");
+    // And it answers again. The restarted broker lost the tutorial's
+    // non-durable queue: until the worker has declared it again (once more
+    // if the broker's boot removed it after that), a call has no route.
+    await waitFor(async () => {
+      try {
+        return (await client.call(queue, "10")).text() === "55";
+      } catch (error) {
+        if (error instanceof NoRouteError) return false;
+        throw error;
+      }
+    }, "a call to be answered again");
   },
 });
 
