@@ -249,7 +249,10 @@ async function main(args: string[]): Promise<number> {
       middleware: [
         requestLogMiddleware({
           logger,
-          say: flags.quiet ? undefined : say,
+          // No line per request, and no cost for one, when none is written.
+          say: flags.quiet || (level !== "debug" && level !== "info")
+            ? undefined
+            : say,
           detail: level === "debug",
           defaultMethod: defaultMethod ??
             (Object.keys(service.methods).length === 1

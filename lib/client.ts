@@ -5,6 +5,7 @@
  * @module
  */
 
+import { runChain } from "./_chain.ts";
 import { ClientMetrics } from "./_client_metrics.ts";
 import type { ClientStats } from "./stats.ts";
 import { encodeValue } from "./codec.ts";
@@ -544,31 +545,11 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         },
       },
     };
-    const chain = this.#middleware;
-    const run = async (i: number): Promise<RpcReply> => {
-      if (i === chain.length) {
-        return await this.#call(call.queue, call.body, call.options);
-      }
-      let inner: Promise<RpcReply> | undefined;
-      try {
-        return await chain[i](call, () => {
-          if (inner) {
-            return Promise.reject(new Error("next() called more than once"));
-          }
-          inner = run(i + 1);
-          return inner;
-        });
-      } finally {
-        // A middleware that did not wait for next() must not leave its
-        // failure unhandled (Deno would end the program for it).
-        inner?.catch(() => {});
-      }
-    };
-    try {
-      return Promise.resolve(run(0));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return runChain(
+      this.#middleware,
+      call,
+      () => this.#call(call.queue, call.body, call.options),
+    );
   }
 
   /**

@@ -9,6 +9,7 @@
 
 import { HandlerError } from "./errors.ts";
 import type { RpcRequest } from "./message.ts";
+import { runChain } from "./_chain.ts";
 
 /**
  * One method of a service: takes the decoded arguments (a JSON value, a
@@ -202,32 +203,6 @@ function checkMiddleware(
     }
   }
   return [...middleware];
-}
-
-/** Runs `chain` around `last`, the first outermost. */
-function runChain(
-  chain: readonly ServerMiddleware[],
-  request: RpcRequest,
-  last: () => unknown,
-): Promise<unknown> {
-  const run = async (i: number): Promise<unknown> => {
-    if (i === chain.length) return await last();
-    let inner: Promise<unknown> | undefined;
-    try {
-      return await chain[i](request, () => {
-        if (inner) {
-          return Promise.reject(new Error("next() called more than once"));
-        }
-        inner = run(i + 1);
-        return inner;
-      });
-    } finally {
-      // A middleware that did not wait for next() must not leave its
-      // failure unhandled (Deno would end the program for it).
-      inner?.catch(() => {});
-    }
-  };
-  return run(0);
 }
 
 /**
