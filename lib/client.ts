@@ -8,7 +8,7 @@
 import { runChain } from "./_chain.ts";
 import { ClientMetrics } from "./_client_metrics.ts";
 import type { ClientStats } from "./stats.ts";
-import { encodeValue } from "./codec.ts";
+import { encodeValue, type Sent } from "./codec.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import {
   ClosedError,
@@ -245,9 +245,10 @@ export type ServiceClient<Service> = {
       : never
   ]: Service[Name] extends (...args: infer Params) => infer Result
     // No arguments, or optional ones: the argument may be left out.
+    // What the reply decodes to: the result after a trip through JSON.
     ? MethodCaller<
       [] extends Params ? Params[0] | void : Params[0],
-      Awaited<Result>
+      Sent<Awaited<Result>>
     >
     : never;
 };

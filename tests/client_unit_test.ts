@@ -772,6 +772,22 @@ Deno.test({
     const _toJson = () => api.toJSON();
     // @ts-expect-error: a required argument may not be left out
     const _required = () => client.service<{ f(n: number): void }>("q").f();
+    // Results are typed as they arrive: after a trip through JSON.
+    interface Wire {
+      when(): Date;
+      both(): Promise<{ at: Date; n: number; skip: () => void }>;
+      bytes(): Uint8Array;
+      text(): string;
+      nothing(): void;
+    }
+    const wire = client.service<Wire>("q");
+    const _when: () => Promise<string> = () => wire.when();
+    // @ts-expect-error: a Date arrives as a string
+    const _date: () => Promise<Date> = () => wire.when();
+    const _both: () => Promise<{ at: string; n: number }> = () => wire.both();
+    const _bytes: () => Promise<Uint8Array> = () => wire.bytes();
+    const _text: () => Promise<string> = () => wire.text();
+    const _nothing: () => Promise<void> = () => wire.nothing();
     assert.equal(typeof api.optional, "function");
     await client.close();
   },
