@@ -185,17 +185,20 @@ async function main(args: string[]): Promise<number> {
   const names = Object.keys(service.methods);
   const defaultMethod = flags["default-method"] ?? service.defaultMethod;
   if (defaultMethod !== undefined && !names.includes(defaultMethod)) {
-    return usageError(
-      `${
-        flags["default-method"] === undefined
-          ? "the module's defaultMethod"
-          : "--default-method"
-      } "${defaultMethod}" is not one of its methods (${names.join(", ")})`,
+    const methods = names.join(", ");
+    if (flags["default-method"] !== undefined) {
+      return usageError(
+        `--default-method "${defaultMethod}" is not one of its methods (${methods})`,
+      );
+    }
+    // The module's own mistake, not the command line's.
+    throw new Error(
+      `The handler module's defaultMethod "${defaultMethod}" is not one of its methods (${methods})`,
     );
   }
   service.middleware?.forEach((item, i) => {
     if (typeof item !== "function") {
-      throw new TypeError(
+      throw new Error(
         `The handler module's middleware[${i}] is not a function`,
       );
     }
@@ -294,6 +297,20 @@ async function main(args: string[]): Promise<number> {
 }
 
 /**
+ * Where the user ran the program: `deno task` runs in the project's folder
+ * and names the user's directory in INIT_CWD, which `deno run` without
+ * `--allow-env=INIT_CWD` cannot read (the current directory is then the
+ * user's).
+ */
+function userDirectory(): string {
+  const granted = Deno.permissions.querySync({
+    name: "env",
+    variable: "INIT_CWD",
+  }).state === "granted";
+  return (granted ? Deno.env.get("INIT_CWD") : undefined) ?? Deno.cwd();
+}
+
+/**
  * Imports a handler module by URL, or by path from the directory the user
  * is in (`deno task` runs in the project's folder, and says where the user
  * was in INIT_CWD).
@@ -302,9 +319,7 @@ async function loadModule(specifier: string): Promise<Record<string, unknown>> {
   const url =
     /^[a-z][a-z0-9+.-]*:/i.test(specifier) && !/^[a-z]:[\\/]/i.test(specifier)
       ? specifier
-      : pathToFileURL(
-        resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), specifier),
-      ).href;
+      : pathToFileURL(resolve(userDirectory(), specifier)).href;
   try {
     return await import(url);
   } catch (cause) {

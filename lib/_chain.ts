@@ -5,6 +5,12 @@
  * @module
  */
 
+/**
+ * Handlers whose `undefined` result is an empty reply, not a forgotten
+ * `return`: those of `methodsHandler`, since a method may return nothing.
+ */
+export const answersNothing: WeakSet<object> = new WeakSet();
+
 /** A middleware: gets the context and `next`, which runs the rest. */
 export type Link<Context, Result> = (
   context: Context,
@@ -36,17 +42,20 @@ export function runChain<Context, Result>(
   const run = async (i: number): Promise<Result> => {
     if (i === chain.length) return await last();
     let inner: Promise<Result> | undefined;
-    try {
-      return await chain[i](context, () => {
-        if (inner) {
-          return Promise.reject(new Error("next() called more than once"));
-        }
-        inner = run(i + 1);
-        return inner;
-      }) as Result;
-    } finally {
-      inner?.catch(() => {});
-    }
+    return await chain[i](context, () => {
+      if (inner) {
+        const twice = Promise.reject(
+          new Error("next() called more than once"),
+        );
+        twice.catch(() => {});
+        return twice;
+      }
+      inner = run(i + 1);
+      // Handled from the start: a middleware that does not wait for it
+      // (or calls next() after it returned) leaves no unhandled failure.
+      inner.catch(() => {});
+      return inner;
+    }) as Result;
   };
   return run(0);
 }

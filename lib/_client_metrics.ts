@@ -94,7 +94,7 @@ export class ClientMetrics {
     ).labels();
     this.#resent = registry.counter(
       "rabbit_rpc_client_resent_total",
-      "Idempotent calls sent again after a reconnection.",
+      "Idempotent calls in flight at a loss of the connection, kept to be sent again.",
     ).labels();
     this.#disconnects = registry.counter(
       "rabbit_rpc_client_disconnects_total",

@@ -130,7 +130,7 @@ export interface ClientInit {
    * so the worker can trust it to tell who called. Where the broker
    * authenticates the login as another name (an OAuth 2 token's, say), it
    * refuses each request; the client then stops sending it, says so in an
-   * error line, and carries on
+   * error line of its logger, and carries on
    * (see `RpcRequest.userId`).
    */
   sendUserId?: boolean;
@@ -222,6 +222,27 @@ export type MethodCaller<Args, Result> = (
 ) => Promise<Result>;
 
 /**
+ * The names every object has from `Object.prototype`: a service client
+ * cannot call methods of these names (use {@linkcode RpcClient.method}).
+ *
+ * @example
+ * ```ts
+ * import type { ObjectName } from "./client.ts";
+ *
+ * const name: ObjectName = "toString";
+ * console.log(name in Object.prototype); // true
+ * ```
+ */
+export type ObjectName =
+  | "constructor"
+  | "hasOwnProperty"
+  | "isPrototypeOf"
+  | "propertyIsEnumerable"
+  | "toLocaleString"
+  | "toString"
+  | "valueOf";
+
+/**
  * A typed client of a whole service, from an interface or a handler
  * module's type: each method takes its arguments and call options and
  * resolves with its result. See {@linkcode RpcClient.service}.
@@ -240,7 +261,7 @@ export type MethodCaller<Args, Result> = (
  */
 export type ServiceClient<Service> = {
   [
-    Name in keyof Service as Name extends "then" | "toJSON" ? never
+    Name in keyof Service as Name extends "then" | "toJSON" | ObjectName ? never
       : Service[Name] extends (...args: never[]) => unknown ? Name & string
       : never
   ]: Service[Name] extends (...args: infer Params) => infer Result
@@ -531,6 +552,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     if (this.#middleware.length === 0) return this.#call(queue, body, options);
     checkQueue(queue);
     checkBody(body);
+    if (options.properties !== undefined) checkProperties(options.properties);
     // Copies, down to the headers: middleware may change them, and the
     // caller's own objects (a shared constant, say) must stay as they are.
     const properties = options.properties;
@@ -587,9 +609,11 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
         return reply.decode<Result>();
       } catch (cause) {
         throw new ProtocolError(
-          `The reply of "${
-            name ?? "(default)"
-          }" on "${queue}" is not valid JSON`,
+          `The reply of "${name ?? "(default)"}" on "${queue}" ${
+            cause instanceof SyntaxError
+              ? "is not valid JSON"
+              : `cannot be decoded: ${(cause as Error).message}`
+          }`,
           { cause },
         );
       }
@@ -635,7 +659,9 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
           // Printing it, or turning it into a string, names it.
           if (name === Symbol.toStringTag) return label;
           if (name === Symbol.toPrimitive) return () => `[${label}]`;
-          if (name === Symbol.for("Deno.customInspect")) return () => label;
+          if (name === Symbol.for("Deno.customInspect")) {
+            return Reflect.get(target, name);
+          }
           return undefined;
         }
         // Not methods: `then` would make the object look like a promise to

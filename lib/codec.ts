@@ -170,8 +170,19 @@ export function decodeValue(
 
 const decoders = new Map<string, TextDecoder>();
 
-/** The decoder of a text content type's `charset`; UTF-8 if it has none. */
-function textDecoderOf(contentType: string | undefined): TextDecoder {
+/**
+ * The decoder of a text content type's `charset`; UTF-8 if it names none.
+ *
+ * @example
+ * ```ts
+ * import { textDecoderOf } from "./codec.ts";
+ *
+ * console.log(textDecoderOf("text/plain; charset=iso-8859-1").encoding); // windows-1252
+ * ```
+ *
+ * @throws {RangeError} for a charset no decoder knows.
+ */
+export function textDecoderOf(contentType: string | undefined): TextDecoder {
   const charset = contentType === undefined
     ? undefined
     : /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType)?.[1]
@@ -207,7 +218,10 @@ function textDecoderOf(contentType: string | undefined): TextDecoder {
  * console.log(typeof reply.at); // string
  * ```
  */
-export type Sent<T> = T extends string | Uint8Array | undefined | void ? T
+export type Sent<T> = unknown extends T ? T // unknown and any say nothing
+  : T extends string | Uint8Array | undefined | void ? T
+  // Any other view of bytes is sent as its bytes.
+  : T extends ArrayBufferView ? Uint8Array
   : Jsonified<T>;
 
 /**
@@ -225,7 +239,8 @@ export type Sent<T> = T extends string | Uint8Array | undefined | void ? T
  * console.log(value.when.length); // 24
  * ```
  */
-export type Jsonified<T> = T extends string | number | boolean | null ? T
+export type Jsonified<T> = unknown extends T ? T
+  : T extends string | number | boolean | null ? T
   : T extends bigint | symbol | ((...args: never[]) => unknown) ? never
   : T extends { toJSON(): infer J } ? Jsonified<J>
   // Their entries are no properties: JSON writes them as {}.

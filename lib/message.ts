@@ -81,7 +81,7 @@ export interface MessageProperties {
   appId?: string;
 }
 
-import { decodeValue } from "./codec.ts";
+import { decodeValue, textDecoderOf } from "./codec.ts";
 import {
   parseTraceparent,
   type TraceContext,
@@ -113,9 +113,20 @@ export class RpcMessage {
     this.properties = properties;
   }
 
-  /** The body decoded as UTF-8 (malformed bytes become U+FFFD). */
+  /**
+   * The body as text, in the charset of its content type (UTF-8 when it
+   * names none, or one no decoder knows); malformed bytes become U+FFFD.
+   */
   text(): string {
-    return decoder.decode(this.body);
+    const type = this.properties.contentType;
+    if (type === undefined || !type.includes("charset")) {
+      return decoder.decode(this.body);
+    }
+    try {
+      return textDecoderOf(type).decode(this.body);
+    } catch {
+      return decoder.decode(this.body);
+    }
   }
 
   /**
@@ -182,6 +193,7 @@ export class RpcRequest extends RpcMessage {
   readonly redelivered: boolean;
   #signal: AbortSignal | (() => AbortSignal);
   #state?: Record<string, unknown>;
+  readonly #defaultMethod?: string;
 
   /**
    * Wraps a delivered request. `signal` may be a function that makes the
@@ -194,22 +206,27 @@ export class RpcRequest extends RpcMessage {
       signal: AbortSignal | (() => AbortSignal);
       deadline?: number;
       redelivered?: boolean;
+      /** The method the worker routes it to when it names none. */
+      defaultMethod?: string;
     },
   ) {
     super(body, properties);
     this.#signal = init.signal;
+    this.#defaultMethod = init.defaultMethod;
     this.deadline = init.deadline;
     this.redelivered = init.redelivered ?? false;
   }
 
   /**
-   * The method the caller named in the `type` property; `undefined` if it
-   * named none (the tutorial's clients do not), which selects the worker's
-   * default method.
+   * The method the request is for: the one the caller named in the `type`
+   * property, or, if it named none (the tutorial's clients do not), the
+   * worker's default method; `undefined` if there is neither. Middleware
+   * can rely on it: a request that names none is not a way around a check
+   * of the default method's name.
    */
   get method(): string | undefined {
     const type = this.properties.type;
-    return type === "" ? undefined : type;
+    return type === undefined || type === "" ? this.#defaultMethod : type;
   }
 
   /**

@@ -1,15 +1,15 @@
 /**
  * Many named methods on one queue: a request names its method in the AMQP
  * `type` property, its arguments are decoded by content type, and the
- * method's result is encoded the same way. Middleware runs around every
- * request, in the small style of Hono's or Oak's.
+ * method's result is encoded the same way. Middleware runs around each
+ * method, once a request is routed, in the small style of Hono's or Oak's.
  *
  * @module
  */
 
 import { HandlerError } from "./errors.ts";
 import type { RpcRequest } from "./message.ts";
-import { runChain } from "./_chain.ts";
+import { answersNothing, runChain } from "./_chain.ts";
 
 /**
  * One method of a service: takes the decoded arguments (a JSON value, a
@@ -163,22 +163,23 @@ export function methodsHandler(
     defaultMethod = table.keys().next().value;
   }
   const queue = options.queue === undefined ? "" : ` on "${options.queue}"`;
-  const known = [...table.keys()].sort().join(", ");
   const chain = checkMiddleware(options.middleware ?? []);
-  return (request: RpcRequest): unknown => {
+  const handle = (request: RpcRequest): unknown => {
     const name = request.method ?? defaultMethod;
     const method = name === undefined ? undefined : table.get(name);
     if (method === undefined) {
       throw new HandlerError(
         "METHOD_NOT_FOUND",
         name === undefined
-          ? `The request names no method (in its type property) and there is no default method${queue}; methods: ${known}`
-          : `No method "${name}"${queue}; methods: ${known}`,
+          ? `The request names no method (in its type property) and there is no default method${queue}`
+          : `No method "${name}"${queue}`,
       );
     }
     if (chain.length === 0) return invoke(method, request);
     return runChain(chain, request, () => invoke(method, request));
   };
+  answersNothing.add(handle);
+  return handle;
 }
 
 function invoke(method: RpcMethod, request: RpcRequest): unknown {

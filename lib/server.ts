@@ -28,6 +28,7 @@ import {
   type ServerMiddleware,
 } from "./methods.ts";
 import { encodeValue } from "./codec.ts";
+import { answersNothing } from "./_chain.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import { type MethodSeries, ServerMetrics } from "./_server_metrics.ts";
 import type { ServerStats } from "./stats.ts";
@@ -383,6 +384,8 @@ export async function serve(
     handler: handle,
     methodNames,
     defaultMethod,
+    mayReturnNothing: methodNames !== undefined ||
+      (handler !== undefined && answersNothing.has(handler)),
     metrics: options.metrics ?? new MetricsRegistry(),
     maxRequestBytes,
     gracePeriod,
@@ -450,6 +453,8 @@ interface ServerInit extends ConnectionOptions {
   handler: (request: RpcRequest) => unknown;
   methodNames: ReadonlySet<string> | undefined;
   defaultMethod: string | undefined;
+  /** Whether a result of `undefined` is an empty reply (methods may). */
+  mayReturnNothing: boolean;
   metrics: MetricsRegistry;
   maxRequestBytes: number;
   gracePeriod: number;
@@ -927,15 +932,15 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       reply.body,
       replyProperties,
     );
-    // Counted once the reply is on its way: a reply that cannot be sent is
-    // not an answer (the request is redelivered, and counted then).
-    this.#metrics.answered(series, reply.errorCode, started);
     if ((await Promise.race([published, notYet])) === PENDING) {
       await Promise.all([
         published,
         park ? this.#nack(message, false) : this.#ack(message),
       ]);
     }
+    // Counted once the reply is written: a reply that cannot be sent is not
+    // an answer (the request is redelivered, and counted then).
+    this.#metrics.answered(series, reply.errorCode, started);
   }
 
   /**
@@ -1038,10 +1043,15 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       const request = new RpcRequest(
         message.body ?? EMPTY,
         message.properties as MessageProperties,
-        { signal, deadline, redelivered: message.redelivered },
+        {
+          signal,
+          deadline,
+          redelivered: message.redelivered,
+          defaultMethod: this.#init.defaultMethod,
+        },
       );
       const result = await this.#handler(request);
-      if (result === undefined && this.#init.methodNames === undefined) {
+      if (result === undefined && !this.#init.mayReturnNothing) {
         // A handler's result is the reply's body: nothing is a forgotten
         // `return`, not an empty reply. (A method may return nothing.)
         throw new HandlerError(
@@ -1076,6 +1086,13 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       const body = errorBodyOf(error);
       if (body.code === "INTERNAL") {
         this.#logger.error(`Handler failed: ${body.message}`);
+      } else if (body.code === "METHOD_NOT_FOUND") {
+        // The reply does not list the methods (callers need not learn them
+        // all); the worker's own log does.
+        this.#logger.debug(`Answered METHOD_NOT_FOUND: ${body.message}`, {
+          correlation_id: message.properties.correlationId,
+          methods: this.#init.methodNames && [...this.#init.methodNames],
+        });
       }
       return errorReply(body);
     } finally {

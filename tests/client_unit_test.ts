@@ -788,6 +788,18 @@ Deno.test({
     const _bytes: () => Promise<Uint8Array> = () => wire.bytes();
     const _text: () => Promise<string> = () => wire.text();
     const _nothing: () => Promise<void> = () => wire.nothing();
+    interface Loose {
+      any(): unknown;
+      record(): Record<string, unknown>;
+      floats(): Float32Array;
+    }
+    const loose = client.service<Loose>("q");
+    // unknown stays unknown: it must not turn into never, which fits all.
+    // @ts-expect-error: unknown is not a number
+    const _unknown: () => Promise<number> = () => loose.any();
+    const _record: () => Promise<Record<string, unknown>> = () =>
+      loose.record();
+    const _floats: () => Promise<Uint8Array> = () => loose.floats();
     assert.equal(typeof api.optional, "function");
     await client.close();
   },

@@ -431,3 +431,33 @@ Deno.test({
     assert.deepEqual(seen, ["ok", "fails"]);
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "a middleware that calls next() twice without waiting gets a refusal, and crashes nothing",
+  async fn() {
+    const handle = composeMiddleware([(_request, next) => {
+      const first = next();
+      next(); // a bug: refused, and its refusal is not left unhandled
+      return first;
+    }], () => "once");
+    assert.equal(await handle(request("")), "once");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "RpcMessage.text() reads the body in the charset of its content type",
+  fn() {
+    const latin = new RpcRequest(new Uint8Array([0x63, 0xe9]), {
+      contentType: "text/plain; charset=iso-8859-1",
+    }, { signal: new AbortController().signal });
+    assert.equal(latin.text(), "cé");
+    const unknown = new RpcRequest(encoder.encode("é"), {
+      contentType: "text/plain; charset=x-nothing",
+    }, { signal: new AbortController().signal });
+    assert.equal(unknown.text(), "é");
+  },
+});

@@ -14,7 +14,7 @@ import {
   RemoteError,
 } from "../lib/errors.ts";
 import type { ServerMiddleware } from "../lib/methods.ts";
-import { serviceOfModule } from "../lib/methods.ts";
+import { methodsHandler, serviceOfModule } from "../lib/methods.ts";
 import { MetricsRegistry } from "../lib/metrics.ts";
 import { serve } from "../lib/server.ts";
 import { newTraceparent, parseTraceparent } from "../lib/trace.ts";
@@ -73,7 +73,8 @@ Deno.test({
       assert.ok(error instanceof RemoteError);
       assert.equal(error.code, "METHOD_NOT_FOUND");
       assert.equal(error.method, "multiply");
-      assert.match(error.message, /No method "multiply".*add, divide, whoami/);
+      // The reply does not list the worker's methods to any caller.
+      assert.equal(error.message, `No method "multiply" on "${queue}"`);
       return true;
     });
     // No method named, and no default method with three of them.
@@ -93,6 +94,7 @@ Deno.test({
     await using scratch = scratchQueue("default-method");
     await using bytesScratch = scratchQueue("bytes-method");
     const queue = scratch.name;
+    const seen: (string | undefined)[] = [];
     await using _server = await serve({
       url,
       queue,
@@ -101,10 +103,16 @@ Deno.test({
         length: (text: string) => text.length,
       },
       defaultMethod: "shout",
+      middleware: [(request, next) => {
+        seen.push(request.method);
+        return next();
+      }],
     });
     await using client = await RpcClient.connect({ url });
     const reply = await client.call(queue, "hello");
     assert.equal(reply.text(), "HELLO");
+    // Middleware sees the method the request is routed to, named or not.
+    assert.deepEqual(seen, ["shout"]);
     assert.equal(reply.properties.contentType, "text/plain");
     const length = client.method<string, number>(queue, "length");
     assert.equal(await length("hello"), 5);
@@ -335,6 +343,16 @@ Deno.test({
     );
     assert.equal(
       await client.method<void, void>(methodScratch.name, "nothing")(),
+      undefined,
+    );
+    // methodsHandler passed as a handler keeps the methods' rule.
+    await using handlerScratch = scratchQueue("returns-nothing-handler");
+    await using _handler = await serve(
+      { url, queue: handlerScratch.name },
+      methodsHandler({ nothing: () => {} }) as () => string,
+    );
+    assert.equal(
+      await client.method<void, void>(handlerScratch.name, "nothing")(),
       undefined,
     );
   },
