@@ -13,6 +13,7 @@
 
 import { parseArgs } from "node:util";
 import { RpcClient } from "./lib/client.ts";
+import { parseTraceparent } from "./lib/trace.ts";
 import {
   CONNECTION_FLAGS,
   CONNECTION_HELP,
@@ -54,6 +55,9 @@ ${CONNECTION_HELP}
                    N is sent: as the tutorial's text body "N", or with
                    --method as the JSON number N
   --timeout MS     how long to wait for each answer (default: 30000)
+  --traceparent TP carry this W3C traceparent (00-<32 hex>-<16 hex>-01) to
+                   the handler, to find the call in the worker's traces and
+                   its --log-level debug lines
   --persistent     send requests persistent (delivery mode 2), so that a
                    durable classic queue keeps them across a broker restart
                    (quorum queues keep every request on disk anyway)
@@ -89,6 +93,7 @@ const OPTIONS = {
   data: { type: "string" },
   timeout: { type: "string", default: "30000" },
   persistent: { type: "boolean", default: false },
+  traceparent: { type: "string" },
   json: { type: "boolean", default: false },
   count: { type: "string" },
   concurrency: { type: "string" },
@@ -205,6 +210,12 @@ async function main(args: string[]): Promise<number> {
     };
   }
 
+  const traceparent = flags.traceparent;
+  if (traceparent !== undefined && !parseTraceparent(traceparent)) {
+    return usageError(
+      `--traceparent must be a W3C traceparent such as 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01, got "${traceparent}"`,
+    );
+  }
   const queue = flags.queue;
   const json = flags.json;
   const load = count > 1 || flags.concurrency !== undefined;
@@ -220,11 +231,16 @@ async function main(args: string[]): Promise<number> {
     if (request.tutorial) {
       // fib(n) has no side effects: if the connection drops, ask again.
       call = async (signal) =>
-        (await client.call(queue, n, { timeout, idempotent: true, signal }))
-          .text();
+        (await client.call(queue, n, {
+          timeout,
+          idempotent: true,
+          signal,
+          traceparent,
+        })).text();
     } else {
       const caller = client.method(queue, request.method);
-      call = (signal) => caller(request.value, { timeout, signal });
+      call = (signal) =>
+        caller(request.value, { timeout, signal, traceparent });
     }
     if (load) {
       return await runLoadCommand(call, {

@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { RpcClient } from "../lib/client.ts";
 import { MethodNotFoundError, NoRouteError } from "../lib/errors.ts";
 import { newTraceparent, parseTraceparent } from "../lib/trace.ts";
-import { AMQP_URL, scratchQueue, startCli, waitFor } from "./_helpers.ts";
+import {
+  AMQP_URL,
+  runCli,
+  scratchQueue,
+  startCli,
+  waitFor,
+} from "./_helpers.ts";
 import { startPrivateBroker } from "./_private_broker.ts";
 import type * as calc from "./fixtures/calc_service.ts";
 
@@ -322,5 +328,39 @@ Deno.test({
       await client.service<typeof calc>(scratch.name).add({ a: 1, b: 1 }),
       2,
     );
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "deno task client --traceparent carries the trace to the worker's log, and refuses a malformed one",
+  async fn() {
+    await using scratch = scratchQueue("cli-trace");
+    const queue = scratch.name;
+    await using server = startCli("server.ts", [
+      "--queue",
+      queue,
+      "--log-format",
+      "json",
+    ]);
+    await server.waitForLine("Awaiting RPC requests");
+    const traceparent = newTraceparent();
+    const traceId = parseTraceparent(traceparent)!.traceId;
+    const client = await runCli("client.ts", [
+      "--queue",
+      queue,
+      "--traceparent",
+      traceparent,
+      "12",
+    ]);
+    assert.equal(client.code, 0, client.stderr);
+    const line = JSON.parse(await server.waitForLine(traceId));
+    assert.equal(line.msg, "fib(12)");
+    assert.equal(line.trace_id, traceId);
+
+    const bad = await runCli("client.ts", ["--traceparent", "abc", "12"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^Error: --traceparent must be a W3C traceparent/);
   },
 });
