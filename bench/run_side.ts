@@ -21,6 +21,7 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { percentile } from "../lib/load.ts";
 import { DEFAULT_URL } from "../lib/url.ts";
 import type { ClientSide, Implementation, WorkerSide } from "./impl/common.ts";
 import { direct } from "./impl/direct.ts";
@@ -73,13 +74,6 @@ function stats(handled: number) {
     cpuSystem: cpu.system,
     rss: Deno.memoryUsage().rss,
   };
-}
-
-/** Nearest-rank percentile of sorted values. */
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
 async function measure(

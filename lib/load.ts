@@ -223,11 +223,21 @@ export async function runLoad(
   };
 }
 
-/** The `p`th percentile of sorted values by nearest rank; `NaN` if none. */
-function percentile(sorted: Float64Array, p: number): number {
+/**
+ * The `p`th percentile of ascending values by nearest rank; `NaN` if there
+ * are none.
+ *
+ * @example
+ * ```ts
+ * import { percentile } from "./load.ts";
+ *
+ * console.log(percentile(new Float64Array([1, 2, 3, 4]), 50)); // 2
+ * ```
+ */
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.max(0, rank - 1)];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
 function messageOf(error: unknown): string {

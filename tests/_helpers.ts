@@ -5,6 +5,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { closeConnection, openConnection } from "../lib/connection.ts";
 
@@ -246,4 +247,13 @@ export function scratchQueue(
       }
     },
   };
+}
+
+/** Asserts a failure printed exactly one line and no stack trace. */
+export function assertOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0], /^Error: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(stderr, /\n\s+at /);
 }

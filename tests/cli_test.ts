@@ -4,19 +4,15 @@
  */
 
 import assert from "node:assert/strict";
-import { runCli, scratchQueue, startCli } from "./_helpers.ts";
+import {
+  assertOneLineError,
+  runCli,
+  scratchQueue,
+  startCli,
+} from "./_helpers.ts";
 import { rawPeer } from "./_amqp_peer.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
-
-/** Asserts a failure printed exactly one line and no stack trace. */
-function assertOneLineError(stderr: string, pattern: RegExp): void {
-  const lines = stderr.trim().split("\n");
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0], /^Error: /);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(stderr, /\n\s+at /);
-}
 
 Deno.test({
   ...opts,

@@ -12,6 +12,7 @@ import { runLoad } from "../lib/load.ts";
 import { type RpcServer, serve } from "../lib/server.ts";
 import {
   AMQP_URL,
+  assertOneLineError,
   runCli,
   scratchQueue,
   startCli,
@@ -20,15 +21,6 @@ import {
 } from "./_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
-
-/** Asserts a failure printed exactly one line and no stack trace. */
-function assertOneLineError(stderr: string, pattern: RegExp): void {
-  const lines = stderr.trim().split("\n");
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0], /^Error: /);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(stderr, /\n\s+at /);
-}
 
 /** The summary line of a load: `N calls in S s: …, F failed`. */
 const SUMMARY =

@@ -10,6 +10,7 @@ import { MethodNotFoundError, NoRouteError } from "../lib/errors.ts";
 import { newTraceparent, parseTraceparent } from "../lib/trace.ts";
 import {
   AMQP_URL,
+  assertOneLineError,
   runCli,
   scratchQueue,
   startCli,
@@ -116,9 +117,10 @@ Deno.test({
     ]);
     const status = await missing.status();
     assert.equal(status.code, 1);
-    const lines = missing.stderr().trim().split("\n");
-    assert.equal(lines.length, 1, missing.stderr());
-    assert.match(lines[0], /^Error: Cannot load the handler module/);
+    assertOneLineError(
+      missing.stderr(),
+      /^Error: Cannot load the handler module/,
+    );
   },
 });
 
@@ -302,9 +304,10 @@ Deno.test({
       "127.0.0.1",
     ]);
     assert.equal((await busy.status()).code, 1);
-    const lines = busy.stderr().trim().split("\n");
-    assert.equal(lines.length, 1, busy.stderr());
-    assert.match(lines[0], /^Error: --metrics-port \d+: the address is in use/);
+    assertOneLineError(
+      busy.stderr(),
+      /^Error: --metrics-port \d+: the address is in use/,
+    );
   },
 });
 
