@@ -33,24 +33,24 @@
  * @module
  */
 
-export * from "./lib/backoff.ts";
-export * from "./lib/client.ts";
-export * from "./lib/codec.ts";
-export type { ConnectionOptions, TlsOptions } from "./lib/connection.ts";
+export * from "./lib/amqp/backoff.ts";
+export * from "./lib/client/rpc_client.ts";
+export * from "./lib/protocol/codec.ts";
+export type { ConnectionOptions, TlsOptions } from "./lib/amqp/connection.ts";
 export * from "./lib/errors.ts";
-export * from "./lib/events.ts";
-export * from "./lib/fib.ts";
-export * from "./lib/fib_service.ts";
-export * from "./lib/logger.ts";
-export * from "./lib/message.ts";
-export * from "./lib/methods.ts";
-export * from "./lib/metrics.ts";
-export * from "./lib/metrics_http.ts";
-export * from "./lib/otel.ts";
-export * from "./lib/protocol.ts";
-export * from "./lib/server.ts";
-export * from "./lib/stats.ts";
-export type { ConnectionState } from "./lib/supervisor.ts";
-export * from "./lib/trace.ts";
-export * from "./lib/transport.ts";
-export { DEFAULT_URL, maskUrl } from "./lib/url.ts";
+export * from "./lib/amqp/events.ts";
+export * from "./services/fib/fib.ts";
+export * from "./services/fib/method.ts";
+export * from "./lib/observability/logger.ts";
+export * from "./lib/protocol/message.ts";
+export * from "./lib/worker/methods.ts";
+export * from "./lib/observability/metrics/registry.ts";
+export * from "./lib/observability/http.ts";
+export * from "./lib/observability/otel.ts";
+export * from "./lib/protocol/error_reply.ts";
+export * from "./lib/worker/rpc_server.ts";
+export * from "./lib/observability/stats.ts";
+export type { ConnectionState } from "./lib/amqp/supervisor.ts";
+export * from "./lib/protocol/trace.ts";
+export * from "./lib/client/transport.ts";
+export { DEFAULT_URL, maskUrl } from "./lib/amqp/url.ts";

@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { DEFAULT_URL } from "../lib/url.ts";
+import { DEFAULT_URL } from "../lib/amqp/url.ts";
 import { closeQuietly, connect } from "./impl/common.ts";
 import type { Measurement } from "./run_side.ts";
 import {

@@ -21,8 +21,8 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { percentile } from "../lib/load.ts";
-import { DEFAULT_URL } from "../lib/url.ts";
+import { percentile } from "../cli/load.ts";
+import { DEFAULT_URL } from "../lib/amqp/url.ts";
 import type { ClientSide, Implementation, WorkerSide } from "./impl/common.ts";
 import { direct } from "./impl/direct.ts";
 import { ours } from "./impl/ours.ts";

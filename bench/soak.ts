@@ -13,11 +13,11 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import config from "../deno.json" with { type: "json" };
-import { RpcClient } from "../lib/client.ts";
-import { describeError } from "../lib/cli.ts";
-import { closeConnection, openConnection } from "../lib/connection.ts";
-import { fib } from "../lib/fib.ts";
-import { DEFAULT_URL } from "../lib/url.ts";
+import { RpcClient } from "../lib/client/rpc_client.ts";
+import { describeError } from "../cli/_shared.ts";
+import { closeConnection, openConnection } from "../lib/amqp/connection.ts";
+import { fib } from "../services/fib/fib.ts";
+import { DEFAULT_URL } from "../lib/amqp/url.ts";
 
 const USAGE = `Usage: deno task soak [options]
 

@@ -5,9 +5,12 @@
  * @module
  */
 
-import type { MessageProperties } from "../lib/message.ts";
-import type { ConnectionState } from "../lib/supervisor.ts";
-import type { RpcTransport, TransportListener } from "../lib/transport.ts";
+import type { MessageProperties } from "../lib/protocol/message.ts";
+import type { ConnectionState } from "../lib/amqp/supervisor.ts";
+import type {
+  RpcTransport,
+  TransportListener,
+} from "../lib/client/transport.ts";
 
 /** One request the client published. */
 export interface Published {

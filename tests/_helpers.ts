@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { closeConnection, openConnection } from "../lib/connection.ts";
+import { closeConnection, openConnection } from "../lib/amqp/connection.ts";
 
 /** The shared broker of the machine (or `AMQP_URL`). */
 export const AMQP_URL = Deno.env.get("AMQP_URL") ??

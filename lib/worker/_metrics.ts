@@ -1,0 +1,243 @@
+/**
+ * What a worker counts: requests by method and outcome, their handling
+ * time, and what happened to requests that were not answered the usual way
+ * (redelivered, expired, answered from the cache, requeued, dead-lettered,
+ * dropped), in a Prometheus registry and in plain numbers for
+ * {@linkcode ServerStats}.
+ *
+ * @module
+ */
+
+import { CodeLabels, latencyOf } from "../client/_metrics.ts";
+import type { ServerStats } from "../observability/stats.ts";
+import {
+  type Counter,
+  type CounterChild,
+  DEFAULT_LATENCY_BUCKETS,
+  type GaugeChild,
+  type Histogram,
+  HistogramChild,
+  type MetricsRegistry,
+} from "../observability/metrics/registry.ts";
+
+/** The counters of one method: its outcomes and its handling time. */
+export interface MethodSeries {
+  readonly name: string;
+  /** The `ok` counter, the common case, without a map lookup. */
+  ok?: CounterChild;
+  readonly outcomes: Map<string, CounterChild>;
+  readonly duration: HistogramChild;
+}
+
+/** @internal The counters of one worker. */
+export class ServerMetrics {
+  readonly #queue: string;
+  readonly #requests: Counter;
+  readonly #duration: Histogram;
+  readonly #methods = new Map<string, MethodSeries>();
+  readonly #codes = new CodeLabels();
+  #up = false;
+  readonly #own = new HistogramChild([], DEFAULT_LATENCY_BUCKETS);
+  readonly #received: CounterChild;
+  readonly #redelivered: CounterChild;
+  readonly #expired: CounterChild;
+  readonly #cacheHits: CounterChild;
+  readonly #requeued: CounterChild;
+  readonly #deadLettered: CounterChild;
+  readonly #dropped: CounterChild;
+  readonly #disconnects: CounterChild;
+  readonly #reconnects: CounterChild;
+  readonly #inFlight: GaugeChild;
+  readonly #connected: GaugeChild;
+  readonly stats: Omit<ServerStats, "inFlight" | "latency"> = {
+    received: 0,
+    ok: 0,
+    // No prototype: a code named "constructor" is a count like any other.
+    errors: Object.create(null),
+    redelivered: 0,
+    expired: 0,
+    cacheHits: 0,
+    requeued: 0,
+    deadLettered: 0,
+    dropped: 0,
+    disconnects: 0,
+    reconnects: 0,
+  };
+
+  constructor(registry: MetricsRegistry, queue: string) {
+    this.#queue = queue;
+    const counter = (name: string, help: string) =>
+      registry.counter(`rabbit_rpc_server_${name}`, help, {
+        labels: ["queue"],
+      }).labels(queue);
+    this.#requests = registry.counter(
+      "rabbit_rpc_server_requests_total",
+      "Requests answered, by queue, method and outcome (ok, or the error code).",
+      { labels: ["queue", "method", "outcome"] },
+    );
+    this.#duration = registry.histogram(
+      "rabbit_rpc_server_request_duration_seconds",
+      "Time from delivery to reply, by queue and method.",
+      { labels: ["queue", "method"] },
+    );
+    this.#received = counter(
+      "received_total",
+      "Requests delivered to the worker.",
+    );
+    this.#redelivered = counter(
+      "redelivered_total",
+      "Requests delivered again after a worker holding them went away.",
+    );
+    this.#expired = counter(
+      "expired_total",
+      "Requests whose caller's deadline passed before they were handled.",
+    );
+    this.#cacheHits = counter(
+      "cache_hits_total",
+      "Repeats of idempotent requests answered from the reply cache.",
+    );
+    this.#requeued = counter(
+      "requeued_total",
+      "Requests handed back to the queue: a retry, or the worker closing.",
+    );
+    this.#deadLettered = counter(
+      "dead_lettered_total",
+      "Requests parked in the dead-letter queue after their last try.",
+    );
+    this.#dropped = counter(
+      "dropped_total",
+      "Requests dropped without a reply: no reply_to, or one that cannot be answered.",
+    );
+    this.#disconnects = counter(
+      "disconnects_total",
+      "Times the worker lost its connection.",
+    );
+    this.#reconnects = counter(
+      "reconnects_total",
+      "Times the worker set its connection up again.",
+    );
+    this.#inFlight = registry.gauge(
+      "rabbit_rpc_server_requests_in_flight",
+      "Requests being handled.",
+      { labels: ["queue"] },
+    ).labels(queue);
+    this.#connected = registry.gauge(
+      "rabbit_rpc_server_connected",
+      "Workers of the queue connected and consuming (1 or 0 for one worker).",
+      { labels: ["queue"] },
+    ).labels(queue);
+  }
+
+  /** The series of a method ("" for a single handler). */
+  method(name: string): MethodSeries {
+    let series = this.#methods.get(name);
+    if (series === undefined) {
+      series = {
+        name,
+        outcomes: new Map(),
+        duration: this.#duration.labels(this.#queue, name),
+      };
+      this.#methods.set(name, series);
+    }
+    return series;
+  }
+
+  received(redelivered: boolean): void {
+    this.stats.received++;
+    this.#received.inc();
+    this.#inFlight.inc();
+    if (redelivered) {
+      this.stats.redelivered++;
+      this.#redelivered.inc();
+    }
+  }
+
+  done(): void {
+    this.#inFlight.dec();
+  }
+
+  /** A reply is ready: `code` is the error code, or undefined for success. */
+  answered(
+    series: MethodSeries,
+    code: string | undefined,
+    started: number,
+  ): void {
+    if (code === undefined) {
+      this.stats.ok++;
+      (series.ok ??= this.#requests.labels(this.#queue, series.name, "ok"))
+        .inc();
+    } else {
+      code = this.#codes.of(code);
+      this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
+      let counter = series.outcomes.get(code);
+      if (counter === undefined) {
+        counter = this.#requests.labels(this.#queue, series.name, code);
+        series.outcomes.set(code, counter);
+      }
+      counter.inc();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    series.duration.observe(seconds);
+    this.#own.observe(seconds);
+  }
+
+  expired(): void {
+    this.stats.expired++;
+    this.#expired.inc();
+  }
+
+  cacheHit(): void {
+    this.stats.cacheHits++;
+    this.#cacheHits.inc();
+  }
+
+  requeued(): void {
+    this.stats.requeued++;
+    this.#requeued.inc();
+  }
+
+  deadLettered(): void {
+    this.stats.deadLettered++;
+    this.#deadLettered.inc();
+  }
+
+  dropped(): void {
+    this.stats.dropped++;
+    this.#dropped.inc();
+  }
+
+  connected(up: boolean): void {
+    // Counted up and down, not set: workers sharing a registry and a
+    // queue share the series.
+    if (up !== this.#up) {
+      this.#up = up;
+      this.#connected.inc(up ? 1 : -1);
+    }
+    if (up) {
+      if (this.stats.disconnects > 0) {
+        this.stats.reconnects++;
+        this.#reconnects.inc();
+      }
+    } else {
+      this.stats.disconnects++;
+      this.#disconnects.inc();
+    }
+  }
+
+  /** Marks the worker stopped, without counting a disconnect. */
+  stopped(): void {
+    if (this.#up) {
+      this.#up = false;
+      this.#connected.dec();
+    }
+  }
+
+  snapshot(inFlight: number): ServerStats {
+    return {
+      ...this.stats,
+      errors: { ...this.stats.errors },
+      inFlight,
+      latency: latencyOf(this.#own.snapshot()),
+    };
+  }
+}

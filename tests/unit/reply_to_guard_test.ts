@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import {
+  directReplyNode,
+  DirectReplyNodes,
+} from "../../lib/worker/reply_to_guard.ts";
+
+const opts = { sanitizeOps: true, sanitizeResources: true };
+
+// A direct reply-to address as RabbitMQ 3.10 makes it.
+const REAL =
+  "amq.rabbitmq.reply-to.g1h2AA1yZXBseUA5MjQ4ODg0AAB/7gAAAAFrCWXt.PbeAjZZTwwEvu4TKSP19Yw==";
+
+Deno.test({
+  ...opts,
+  name: "directReplyNode() reads the node of a direct reply-to address",
+  fn() {
+    assert.equal(directReplyNode(REAL), "reply@9248884");
+    assert.equal(directReplyNode("amq.gen-abc"), undefined);
+    assert.equal(directReplyNode("rpc_replies"), undefined);
+    assert.equal(directReplyNode("amq.rabbitmq.reply-to.abc.def"), null);
+    assert.equal(directReplyNode("amq.rabbitmq.reply-to.!!!.x"), null);
+    assert.equal(directReplyNode("amq.rabbitmq.reply-to."), null);
+    // Cut short by one byte: not a pid.
+    const short = btoa(atob(REAL.split(".")[3]).slice(0, -1));
+    assert.equal(directReplyNode(`amq.rabbitmq.reply-to.${short}.x`), null);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "DirectReplyNodes probes each new node once and remembers the outcome",
+  async fn() {
+    const nodes = new DirectReplyNodes();
+    assert.equal(nodes.verdict("rpc_replies"), "plain");
+    assert.equal(nodes.verdict("amq.rabbitmq.reply-to.abc.def"), "bad");
+    assert.equal(nodes.verdict(REAL), "unknown");
+    let probes = 0;
+    const probe = () => {
+      probes++;
+      return Promise.resolve(true);
+    };
+    const [a, b] = await Promise.all([
+      nodes.probe(REAL, probe),
+      nodes.probe(REAL, probe),
+    ]);
+    assert.equal(a && b, true);
+    assert.equal(probes, 1);
+    assert.equal(nodes.verdict(REAL), "good");
+    // A probe that cannot decide (no connection) decides nothing.
+    const other = REAL.replace(
+      "g1h2AA1yZXBseUA5MjQ4ODg0",
+      "g1h2AA1yZXBseUA1MjQ4ODg0",
+    );
+    await assert.rejects(
+      nodes.probe(other, () => Promise.reject(new Error("down"))),
+    );
+    assert.equal(nodes.verdict(other), "unknown");
+    await nodes.probe(other, () => Promise.resolve(false));
+    assert.equal(nodes.verdict(other), "bad");
+  },
+});
