@@ -2,7 +2,9 @@
  * Remote procedure calls over RabbitMQ, for Deno: RabbitMQ's RPC tutorial
  * made whole. A correlation-aware {@linkcode RpcClient} and a worker API,
  * {@linkcode serve}, shaped like `Deno.serve`: one handler, or many typed
- * methods on one queue, with middleware, metrics and trace context.
+ * methods on one queue, with middleware and trace context. Metrics, health
+ * endpoints, loggers and the OpenTelemetry bridge are in the
+ * `observability.ts` entry point.
  *
  * @example Typed methods
  * ```ts ignore
@@ -33,24 +35,72 @@
  * @module
  */
 
-export * from "./lib/amqp/backoff.ts";
-export * from "./lib/client/rpc_client.ts";
-export * from "./lib/protocol/codec.ts";
+// Calling
+export { RpcClient } from "./lib/client/rpc_client.ts";
+export type {
+  CallOptions,
+  ClientInit,
+  ClientOptions,
+} from "./lib/client/options.ts";
+export type {
+  ClientMiddleware,
+  OutgoingCall,
+} from "./lib/client/middleware.ts";
+export type { MethodCaller, ServiceClient } from "./lib/client/service.ts";
+export type {
+  RpcTransport,
+  TransportListener,
+} from "./lib/client/transport.ts";
+
+// Serving
+export { serve } from "./lib/worker/serve.ts";
+export type { ServeOptions } from "./lib/worker/options.ts";
+export { RpcServer } from "./lib/worker/rpc_server.ts";
+export type {
+  RpcHandler,
+  RpcMethod,
+  RpcMethods,
+} from "./lib/worker/methods.ts";
+export type { ServerMiddleware } from "./lib/worker/middleware.ts";
+export {
+  type ModuleService,
+  serviceOfModule,
+} from "./lib/worker/module_service.ts";
+export type { QueueType } from "./lib/protocol/queue.ts";
+
+// Messages
+export { RpcMessage, RpcReply, RpcRequest } from "./lib/protocol/message.ts";
+export type {
+  HeaderValue,
+  MessageProperties,
+} from "./lib/protocol/properties.ts";
+export type { Jsonified, JsonItem, Sent } from "./lib/protocol/sent.ts";
+export type { TraceContext } from "./lib/protocol/trace.ts";
+export { PROTOCOL_VERSION } from "./lib/protocol/version.ts";
+export { ERROR_CODES, type ErrorCode } from "./lib/protocol/error_codes.ts";
+
+// Errors
+export {
+  AccessRefusedError,
+  ClosedError,
+  ConnectionError,
+  ConnectionLostError,
+  HandlerError,
+  MethodNotFoundError,
+  NoRouteError,
+  ProtocolError,
+  QueueError,
+  RemoteError,
+  RpcError,
+  TimeoutError,
+} from "./lib/errors.ts";
+
+// Connections
 export type { ConnectionOptions, TlsOptions } from "./lib/amqp/connection.ts";
-export * from "./lib/errors.ts";
-export * from "./lib/amqp/events.ts";
-export * from "./services/fib/fib.ts";
-export * from "./services/fib/method.ts";
-export * from "./lib/observability/logger.ts";
-export * from "./lib/protocol/message.ts";
-export * from "./lib/worker/methods.ts";
-export * from "./lib/observability/metrics/registry.ts";
-export * from "./lib/observability/http.ts";
-export * from "./lib/observability/otel.ts";
-export * from "./lib/protocol/error_reply.ts";
-export * from "./lib/worker/rpc_server.ts";
-export * from "./lib/observability/stats.ts";
+export type { ReconnectOptions } from "./lib/amqp/backoff.ts";
 export type { ConnectionState } from "./lib/amqp/supervisor.ts";
-export * from "./lib/protocol/trace.ts";
-export * from "./lib/client/transport.ts";
-export { DEFAULT_URL, maskUrl } from "./lib/amqp/url.ts";
+export {
+  ConnectionEvent,
+  type ConnectionEventType,
+} from "./lib/amqp/events.ts";
+export type { LogFields, Logger } from "./lib/observability/logger.ts";

@@ -13,8 +13,8 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import config from "../deno.json" with { type: "json" };
-import { RpcClient } from "../lib/client/rpc_client.ts";
-import { describeError } from "../cli/_shared.ts";
+import { RpcClient } from "../mod.ts";
+import { describeError } from "../cli/describe_error.ts";
 import { closeConnection, openConnection } from "../lib/amqp/connection.ts";
 import { fib } from "../services/fib/fib.ts";
 import { DEFAULT_URL } from "../lib/amqp/url.ts";

@@ -1,8 +1,10 @@
-// deno-lint-ignore-file no-console -- the entry scripts are where output is written.
+// deno-lint-ignore-file no-console -- a program: this is where output is written.
 /**
- * The RPC client: asks a worker for fib(N) and prints it, as the tutorial's
- * client does; calls any method with JSON arguments; or puts a quick load
- * on a worker and prints its latency percentiles.
+ * The client program, `deno task client`: asks a worker for fib(N) and
+ * prints it, as the tutorial's client does; calls any method with JSON
+ * arguments; or puts a quick load on a worker and prints its latency
+ * percentiles. The root `client.ts` runs it with what it reads of the
+ * environment.
  *
  *     deno task client [--url URL] [--queue NAME] [--timeout MS] N
  *     deno task client --method NAME --data JSON [--json]
@@ -12,24 +14,39 @@
  */
 
 import { parseArgs } from "node:util";
+import { checkName } from "../lib/checks.ts";
+import { DEFAULT_TIMEOUT } from "../lib/client/options.ts";
 import { RpcClient } from "../lib/client/rpc_client.ts";
-import { parseTraceparent } from "../lib/protocol/trace.ts";
+import { RemoteError } from "../lib/errors.ts";
+import { withTraceContext } from "../lib/protocol/trace.ts";
+import { DEFAULT_QUEUE } from "../lib/worker/options.ts";
+import {
+  errorJson,
+  errorLine,
+  jsonOf,
+  round,
+  roundSummary,
+  summaryLines,
+  textOf,
+} from "./client_output.ts";
+import { describeError } from "./describe_error.ts";
 import {
   CONNECTION_FLAGS,
   CONNECTION_HELP,
   connectionOptions,
-  describeError,
   type ProgramEnv,
-} from "./_shared.ts";
-import { MethodNotFoundError, RemoteError } from "../lib/errors.ts";
-import { errorName, type LoadSummary, runLoad } from "./load.ts";
-import { maskUrl } from "../lib/amqp/url.ts";
-
-/** The most calls a load keeps in flight: the client's own cap. */
-const MAX_CONCURRENCY = 10_000;
-/** The most calls of a load (its latencies are kept, 8 bytes each). */
-const MAX_COUNT = 10_000_000;
-const MAX_TIMEOUT = 2 ** 31 - 1;
+  UsageError,
+  usageErrorOf,
+  usageLine,
+  wholeNumber,
+} from "./flags.ts";
+import {
+  checkLoadOptions,
+  errorName,
+  MAX_LOAD_CONCURRENCY,
+  runLoad,
+} from "./load.ts";
+import { ProgressBar } from "./progress_bar.ts";
 
 const USAGE = `Usage: deno task client [options] [N]
 
@@ -69,7 +86,7 @@ ${CONNECTION_HELP}
                    on stdout instead of a line on stderr ("code" for errors
                    the worker answered)
   --count N        make N calls and print a summary (default: 1)
-  --concurrency C  keep C calls in flight, from 1 to ${MAX_CONCURRENCY} (default: 1)
+  --concurrency C  keep C calls in flight, from 1 to ${MAX_LOAD_CONCURRENCY} (default: 1)
   -h, --help       show this help
 
 N defaults to 30. Only the tutorial's request (no --method, no --data) is
@@ -87,12 +104,23 @@ Exit status: 0 when every call was answered, 1 when a call failed or the
 broker could not be reached, 2 for a bad command line (a line on stderr,
 even with --json), 130 for a load stopped with Ctrl-C.`;
 
+/** The library's options this program's flags set. */
+const FLAGS = {
+  queue: "--queue",
+  method: "--method",
+  timeout: "--timeout",
+  traceparent: "--traceparent",
+  count: "--count",
+  concurrency: "--concurrency",
+  url: "--url (or AMQP_URL)",
+} as const;
+
 const OPTIONS = {
   ...CONNECTION_FLAGS,
-  queue: { type: "string", default: "rpc_queue" },
+  queue: { type: "string", default: DEFAULT_QUEUE },
   method: { type: "string" },
   data: { type: "string" },
-  timeout: { type: "string", default: "30000" },
+  timeout: { type: "string", default: String(DEFAULT_TIMEOUT) },
   persistent: { type: "boolean", default: false },
   traceparent: { type: "string" },
   json: { type: "boolean", default: false },
@@ -120,6 +148,22 @@ interface Request {
   tutorial: boolean;
 }
 
+/**
+ * Runs the program with its command-line arguments and what it reads of the
+ * environment; resolves with its exit status: 0 with an answer (every
+ * answer, for a load), 1 when a call failed, 2 for a bad command line, 130
+ * for a load stopped with Ctrl-C.
+ */
+export async function main(args: string[], env: ProgramEnv): Promise<number> {
+  try {
+    return await run(args, env);
+  } catch (error) {
+    const usage = usageErrorOf(error, FLAGS);
+    console.error(usage ? usageLine(usage) : describeError(error));
+    return usage ? 2 : 1;
+  }
+}
+
 async function run(args: string[], env: ProgramEnv): Promise<number> {
   args = joinDashValues(args);
   const end = args.indexOf("--");
@@ -127,7 +171,7 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
     /^-\d/.test(arg)
   );
   if (negative !== undefined) {
-    return usageError(
+    throw new UsageError(
       `N must be a whole number such as 30, got "${negative}"`,
     );
   }
@@ -140,7 +184,7 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
       allowPositionals: true,
     });
   } catch (error) {
-    return usageError((error as Error).message.replace(/\.?\n.*$/s, ""));
+    throw new UsageError((error as Error).message.replace(/\.?\n.*$/s, ""));
   }
   const { values: flags, positionals } = parsed;
   if (flags.help) {
@@ -148,97 +192,50 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
     return 0;
   }
   if (positionals.length > 1) {
-    return usageError(
+    throw new UsageError(
       `expected one number N, got ${positionals.length} arguments`,
     );
   }
   const n = (positionals[0] ?? "30").trim();
   if (!/^\d+$/.test(n)) {
-    return usageError(`N must be a whole number such as 30, got "${n}"`);
-  }
-  const timeout = Number(flags.timeout);
-  if (!/^\d+$/.test(flags.timeout) || timeout < 1 || timeout > MAX_TIMEOUT) {
-    return usageError(
-      `--timeout must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT}, got "${flags.timeout}"`,
-    );
-  }
-  if (flags.method === "") {
-    return usageError("--method must name a method, e.g. --method add");
+    throw new UsageError(`N must be a whole number such as 30, got "${n}"`);
   }
   if (flags.data !== undefined && positionals.length > 0) {
-    return usageError("give either --data JSON or N, not both");
+    throw new UsageError("give either --data JSON or N, not both");
   }
-  const count = wholeNumber("--count", flags.count, 1, MAX_COUNT);
-  const concurrency = wholeNumber(
-    "--concurrency",
-    flags.concurrency,
-    1,
-    MAX_CONCURRENCY,
-  );
-  if (count === undefined || concurrency === undefined) return 2;
-
-  let request: Request;
-  if (flags.data === undefined && flags.method === undefined) {
-    request = {
-      method: undefined,
-      value: n,
-      label: `fib(${n})`,
-      tutorial: true,
-    };
-  } else {
-    let value: unknown;
-    if (flags.data !== undefined) {
-      try {
-        value = JSON.parse(flags.data);
-      } catch {
-        return usageError(
-          `--data must be JSON, e.g. '{"a":1}' or '"text"', got ${flags.data}`,
-        );
-      }
-    } else {
-      value = Number(n);
-      if (!Number.isSafeInteger(value)) {
-        return usageError(
-          `N is too large for a JSON number, got ${n}; send it with --data '"${n}"'`,
-        );
-      }
-    }
-    request = {
-      method: flags.method,
-      value,
-      label: `${flags.method ?? "(default)"}(${JSON.stringify(value)})`,
-      tutorial: false,
-    };
-  }
-
+  const timeout = wholeNumber("--timeout", flags.timeout);
+  const count = flags.count === undefined
+    ? 1
+    : wholeNumber("--count", flags.count);
+  const concurrency = flags.concurrency === undefined
+    ? 1
+    : wholeNumber("--concurrency", flags.concurrency);
+  const queue = checkName("queue", flags.queue);
+  if (flags.method !== undefined) checkName("method", flags.method);
   const traceparent = flags.traceparent;
-  if (traceparent !== undefined && !parseTraceparent(traceparent)) {
-    return usageError(
-      `--traceparent must be a W3C traceparent such as 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01, got "${traceparent}"`,
-    );
+  withTraceContext(undefined, { traceparent });
+  if (flags.count !== undefined || flags.concurrency !== undefined) {
+    checkLoadOptions({ count, concurrency });
   }
-  const queue = flags.queue;
-  const json = flags.json;
   const load = count > 1 || flags.concurrency !== undefined;
+  const request = requestOf(flags, n);
+
+  const json = flags.json;
   try {
     await using client = await RpcClient.connect({
       ...connectionOptions(flags, env),
+      timeout,
       persistent: flags.persistent,
     });
     let call: (signal?: AbortSignal) => Promise<unknown>;
     if (request.tutorial) {
       // fib(n) has no side effects: if the connection drops, ask again.
       call = async (signal) =>
-        (await client.call(queue, n, {
-          timeout,
-          idempotent: true,
-          signal,
-          traceparent,
-        })).text();
+        (await client.call(queue, n, { idempotent: true, signal, traceparent }))
+          .text();
     } else {
       const caller = client.method(queue, request.method);
-      call = (signal) =>
-        caller(request.value, { timeout, signal, traceparent });
+      call = (signal) => caller(request.value, { signal, traceparent });
     }
     if (load) {
       return await runLoadCommand(call, {
@@ -266,6 +263,7 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
     }
     return 0;
   } catch (error) {
+    if (usageErrorOf(error, FLAGS)) throw error;
     if (json) {
       console.log(JSON.stringify({ error: errorJson(error) }));
     } else {
@@ -273,6 +271,39 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
     }
     return 1;
   }
+}
+
+/** What to call: the tutorial's request, or a method with JSON data. */
+function requestOf(
+  flags: { method?: string; data?: string },
+  n: string,
+): Request {
+  if (flags.data === undefined && flags.method === undefined) {
+    return { method: undefined, value: n, label: `fib(${n})`, tutorial: true };
+  }
+  let value: unknown;
+  if (flags.data !== undefined) {
+    try {
+      value = JSON.parse(flags.data);
+    } catch {
+      throw new UsageError(
+        `--data must be JSON, e.g. '{"a":1}' or '"text"', got ${flags.data}`,
+      );
+    }
+  } else {
+    value = Number(n);
+    if (!Number.isSafeInteger(value)) {
+      throw new UsageError(
+        `N is too large for a JSON number, got ${n}; send it with --data '"${n}"'`,
+      );
+    }
+  }
+  return {
+    method: flags.method,
+    value,
+    label: `${flags.method ?? "(default)"}(${JSON.stringify(value)})`,
+    tutorial: false,
+  };
 }
 
 /** Options of {@linkcode runLoadCommand}. */
@@ -339,148 +370,6 @@ async function runLoadCommand(
   }
 }
 
-/** The summary of a load as text: one line, then one per kind of failure. */
-function summaryLines(summary: LoadSummary): string[] {
-  const lines = [
-    `${summary.calls} calls in ${summary.seconds.toFixed(2)} s: ${
-      Math.round(summary.callsPerSecond)
-    } calls/s, p50 ${ms(summary.p50)}, p90 ${ms(summary.p90)}, p99 ${
-      ms(summary.p99)
-    }, max ${ms(summary.max)}, ${summary.failed} failed`,
-  ];
-  for (const [kind, calls] of Object.entries(summary.errors)) {
-    lines.push(
-      `  ${calls} failed with ${kind}: ${
-        oneLine(summary.errorMessages[kind] ?? "")
-      }`,
-    );
-  }
-  return lines;
-}
-
-/** The summary with times rounded to the microsecond, messages masked. */
-function roundSummary(summary: LoadSummary): LoadSummary {
-  return {
-    ...summary,
-    errorMessages: Object.fromEntries(
-      Object.entries(summary.errorMessages).map((
-        [kind, message],
-      ) => [kind, oneLine(message)]),
-    ),
-    seconds: round(summary.seconds, 6),
-    callsPerSecond: round(summary.callsPerSecond, 1),
-    p50: round(summary.p50, 3),
-    p90: round(summary.p90, 3),
-    p99: round(summary.p99, 3),
-    max: round(summary.max, 3),
-  };
-}
-
-/**
- * A progress bar on stderr, redrawn in place ten times a second:
- * `[#########-----------]  4500/10000  8123 calls/s  0 failed`.
- */
-class ProgressBar {
-  readonly #total: number;
-  readonly #encoder = new TextEncoder();
-  #done = 0;
-  #failed = 0;
-  #begin = 0;
-  #timer?: ReturnType<typeof setInterval>;
-
-  constructor(total: number) {
-    this.#total = total;
-  }
-
-  start(): void {
-    this.#begin = performance.now();
-    this.#timer = setInterval(() => this.#draw(), 100);
-  }
-
-  update(done: number, failed: number): void {
-    this.#done = done;
-    this.#failed = failed;
-  }
-
-  /** Stops redrawing and erases the bar. */
-  stop(): void {
-    if (this.#timer === undefined) return;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    this.#write("\r\x1b[2K");
-  }
-
-  #draw(): void {
-    const width = 20;
-    const filled = Math.floor((this.#done / this.#total) * width);
-    const seconds = (performance.now() - this.#begin) / 1000;
-    const rate = seconds > 0 ? Math.round(this.#done / seconds) : 0;
-    const total = String(this.#total);
-    this.#write(
-      `\r[${"#".repeat(filled)}${"-".repeat(width - filled)}]  ${
-        String(this.#done).padStart(total.length)
-      }/${total}  ${rate} calls/s  ${this.#failed} failed\x1b[K`,
-    );
-  }
-
-  #write(text: string): void {
-    const bytes = this.#encoder.encode(text);
-    for (let written = 0; written < bytes.length;) {
-      written += Deno.stderr.writeSync(bytes.subarray(written));
-    }
-  }
-}
-
-/** The error's line on stderr: {@linkcode describeError}'s, or more. */
-function errorLine(error: unknown): string {
-  if (error instanceof MethodNotFoundError) {
-    const [what, advice] = error.method === undefined
-      ? ["no default method", "Name one with --method"]
-      : [`no method "${error.method}"`, "Check --method"];
-    const detail = error.message.replace(/\.$/, "");
-    // describeError masks passwords and keeps it to one line.
-    return describeError(
-      new Error(
-        `The worker has ${what} (METHOD_NOT_FOUND): ${detail}. ${advice}.`,
-      ),
-    );
-  }
-  return describeError(error);
-}
-
-/** The error as `--json` prints it. */
-function errorJson(
-  error: unknown,
-): { name: string; code?: string; message: string } {
-  const message = oneLine(
-    error instanceof Error ? error.message : String(error),
-  );
-  if (error instanceof RemoteError) {
-    return { name: error.name, code: error.code, message };
-  }
-  return { name: errorName(error), message };
-}
-
-/** A result as ` [.] Got …` shows it: text as it is, the rest as JSON. */
-function textOf(result: unknown): string {
-  if (typeof result === "string") return result;
-  if (result instanceof Uint8Array) return `<${result.length} bytes>`;
-  if (result === undefined) return "(nothing)";
-  return JSON.stringify(result);
-}
-
-/** A result as `--json` writes it: bytes as `{"base64": …}`. */
-function jsonOf(result: unknown): unknown {
-  if (result instanceof Uint8Array) {
-    let binary = "";
-    for (let i = 0; i < result.length; i += 0x8000) {
-      binary += String.fromCharCode(...result.subarray(i, i + 0x8000));
-    }
-    return { base64: btoa(binary) };
-  }
-  return result ?? null;
-}
-
 /**
  * Joins a value flag and a value that starts with a dash (`--data -5`),
  * which `parseArgs` would take for a flag: such a value is a negative
@@ -501,55 +390,4 @@ function joinDashValues(args: string[]): string[] {
     }
   }
   return joined;
-}
-
-function wholeNumber(
-  flag: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-): number | undefined {
-  if (value === undefined) return 1;
-  const number = Number(value);
-  if (/^\d+$/.test(value) && number >= min && number <= max) return number;
-  usageError(
-    `${flag} must be a whole number from ${min} to ${max}, got "${value}"`,
-  );
-  return undefined;
-}
-
-function usageError(message: string): number {
-  console.error(
-    `Error: ${oneLine(message)}. Run with --help for usage.`,
-  );
-  return 2;
-}
-
-function oneLine(text: string): string {
-  return maskUrl(text).replaceAll("\n", " ");
-}
-
-/** A latency in milliseconds, or `-` if no call succeeded. */
-function ms(value: number): string {
-  if (Number.isNaN(value)) return "-";
-  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ms`;
-}
-
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
-}
-
-/**
- * Runs the program with its command-line arguments and what it reads of the
- * environment; resolves with its exit status. Any failure is printed as one
- * line (see `describeError`), never as a stack trace.
- */
-export async function main(args: string[], env: ProgramEnv): Promise<number> {
-  try {
-    return await run(args, env);
-  } catch (error) {
-    console.error(describeError(error));
-    return 1;
-  }
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { checkInteger, optionTypeError } from "../lib/checks.ts";
+
 /** What {@linkcode runLoad} measured. */
 export interface LoadSummary {
   /** The calls that completed (succeeded or failed). */
@@ -129,21 +131,19 @@ export function errorName(error: unknown): string {
  * ```
  *
  * @throws {TypeError} if `call` is not a function.
- * @throws {RangeError} if `count`, `concurrency` or `progressEvery` is not
- * a whole number of at least 1.
+ * @throws {RangeError} for options out of range (see
+ * {@linkcode checkLoadOptions}).
  */
 export async function runLoad(
   call: (signal: AbortSignal) => Promise<unknown>,
   options: LoadOptions,
 ): Promise<LoadSummary> {
   if (typeof call !== "function") {
-    throw new TypeError("call must be a function");
+    throw optionTypeError("call", "must be a function");
   }
+  checkLoadOptions(options);
   const { count, concurrency, onProgress } = options;
   const progressEvery = options.progressEvery ?? 1;
-  checkWhole("count", count);
-  checkWhole("concurrency", concurrency);
-  checkWhole("progressEvery", progressEvery);
   const classify = options.classify ?? errorName;
   const signal = options.signal ?? new AbortController().signal;
 
@@ -245,12 +245,38 @@ function messageOf(error: unknown): string {
   return String(error);
 }
 
-function checkWhole(name: string, value: unknown): void {
-  if (
-    typeof value !== "number" || !Number.isSafeInteger(value) || value < 1
-  ) {
-    throw new RangeError(
-      `${name} must be a whole number of at least 1, got ${value}`,
-    );
-  }
+/**
+ * The most calls a load makes: it keeps the latency of each, 8 bytes a
+ * call (80 MB at most).
+ */
+export const MAX_LOAD_COUNT = 10_000_000;
+
+/**
+ * The most calls a load keeps in flight: a client's own cap by default
+ * (`maxInFlight`).
+ */
+export const MAX_LOAD_CONCURRENCY = 10_000;
+
+/**
+ * Checks the options of {@linkcode runLoad}; a program calls it before it
+ * connects, so that a bad count fails at once.
+ *
+ * @example
+ * ```ts
+ * import { checkLoadOptions } from "./load.ts";
+ *
+ * checkLoadOptions({ count: 1000, concurrency: 10 });
+ * ```
+ *
+ * @throws {RangeError} if `count`, `concurrency` or `progressEvery` is not a
+ * whole number of at least 1, or `count` or `concurrency` is above its
+ * maximum.
+ */
+export function checkLoadOptions(options: LoadOptions): void {
+  checkInteger("count", options.count, { min: 1, max: MAX_LOAD_COUNT });
+  checkInteger("concurrency", options.concurrency, {
+    min: 1,
+    max: MAX_LOAD_CONCURRENCY,
+  });
+  checkInteger("progressEvery", options.progressEvery ?? 1, { min: 1 });
 }

@@ -1,46 +1,48 @@
-// deno-lint-ignore-file no-console -- the entry scripts are where output is written.
+// deno-lint-ignore-file no-console -- a program: this is where output is written.
 /**
- * The RPC worker: serves the methods a handler module exports on a queue;
- * by default the tutorial's fib service on `rpc_queue`.
- *
- *     deno task server [--handler MODULE] [--url URL]... [--queue NAME]
- *       [--prefetch N] [--metrics-port PORT] [--log-format text|json] …
+ * The worker program, `deno task server`: serves the methods a handler
+ * module exports on a queue; by default the tutorial's fib service on
+ * `rpc_queue`. The root `server.ts` runs it with what it reads of the
+ * environment.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { isOptionError } from "../lib/checks.ts";
+import { formatLogger, type LogLevel } from "../lib/observability/logger.ts";
+import { MetricsRegistry } from "../lib/observability/metrics/registry.ts";
+import { type MetricsServer, serveMetrics } from "../lib/observability/http.ts";
+import { serviceOfModule } from "../lib/worker/module_service.ts";
+import {
+  DEFAULT_DELIVERY_LIMIT,
+  DEFAULT_GRACE_PERIOD,
+  DEFAULT_QUEUE,
+  resolveServeOptions,
+  type ServeOptions,
+} from "../lib/worker/options.ts";
+import { serve } from "../lib/worker/serve.ts";
+import { fibMethod } from "../services/fib/method.ts";
+import * as fibService from "../services/fib/mod.ts";
+import { DEFAULT_MAX_N } from "../services/fib/parse.ts";
+import { describeError } from "./describe_error.ts";
 import {
   CONNECTION_FLAGS,
   CONNECTION_HELP,
   connectionOptions,
-  describeError,
   type ProgramEnv,
-  requestLogMiddleware,
-} from "./_shared.ts";
-import { DEFAULT_MAX_N, fibMethod } from "../services/fib/method.ts";
-import {
-  formatLogger,
-  LOG_LEVELS,
-  type LogLevel,
-} from "../lib/observability/logger.ts";
-import { serviceOfModule } from "../lib/worker/methods.ts";
-import { MetricsRegistry } from "../lib/observability/metrics/registry.ts";
-import { type MetricsServer, serveMetrics } from "../lib/observability/http.ts";
-import {
-  DEFAULT_DELIVERY_LIMIT,
-  DEFAULT_GRACE_PERIOD,
-  type RpcServer,
-  serve,
-} from "../lib/worker/rpc_server.ts";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import * as fibService from "../services/fib/mod.ts";
+  UsageError,
+  usageErrorOf,
+  usageLine,
+  wholeNumber,
+} from "./flags.ts";
+import { loadModule } from "./handler_module.ts";
+import { requestLogMiddleware } from "./request_log.ts";
 
 const USAGE = `Usage: deno task server [options]
 
 Serves the methods a module exports on a RabbitMQ queue; by default the
-fib service of RabbitMQ's RPC tutorial (services/fib.ts) on rpc_queue.
+fib service of RabbitMQ's RPC tutorial (services/fib/mod.ts) on rpc_queue.
 
 Options:
   --handler MODULE path or URL of a module whose exported functions are the
@@ -87,89 +89,72 @@ within the grace period, then exits 0. A second signal exits at once
 refused the login, could not be reached at start, or the handler module
 could not be loaded; 2: a bad command line.`;
 
+/** The library's options this program's flags set. */
+const FLAGS = {
+  queue: "--queue",
+  prefetch: "--prefetch",
+  queueType: "--queue-type",
+  deliveryLimit: "--delivery-limit",
+  gracePeriod: "--grace-period",
+  maxN: "--max-n",
+  port: "--metrics-port",
+  level: "--log-level",
+  format: "--log-format",
+  url: "--url (or AMQP_URL)",
+} as const;
+
+const OPTIONS = {
+  ...CONNECTION_FLAGS,
+  handler: { type: "string" },
+  "default-method": { type: "string" },
+  queue: { type: "string", default: DEFAULT_QUEUE },
+  prefetch: { type: "string", default: "1" },
+  "queue-type": { type: "string", default: "classic" },
+  "delivery-limit": { type: "string", default: String(DEFAULT_DELIVERY_LIMIT) },
+  "max-n": { type: "string" },
+  "grace-period": { type: "string", default: String(DEFAULT_GRACE_PERIOD) },
+  "metrics-port": { type: "string" },
+  "metrics-host": { type: "string", default: "0.0.0.0" },
+  "log-format": { type: "string", default: "text" },
+  "log-level": { type: "string", default: "info" },
+  quiet: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/**
+ * Runs the program with its command-line arguments and what it reads of the
+ * environment; resolves with its exit status: 0 once stopped by a signal, 1
+ * if it could not start or lost its connection for good, 2 for a bad
+ * command line. Every failure is one line on stderr.
+ */
+export async function main(args: string[], env: ProgramEnv): Promise<number> {
+  try {
+    return await run(args, env);
+  } catch (error) {
+    const usage = usageErrorOf(error, FLAGS);
+    console.error(usage ? usageLine(usage) : describeError(error));
+    return usage ? 2 : 1;
+  }
+}
+
 async function run(args: string[], env: ProgramEnv): Promise<number> {
   let flags;
   try {
-    flags = parseArgs({
-      args,
-      options: {
-        ...CONNECTION_FLAGS,
-        handler: { type: "string" },
-        "default-method": { type: "string" },
-        queue: { type: "string", default: "rpc_queue" },
-        prefetch: { type: "string", default: "1" },
-        "queue-type": { type: "string", default: "classic" },
-        "delivery-limit": {
-          type: "string",
-          default: String(DEFAULT_DELIVERY_LIMIT),
-        },
-        "max-n": { type: "string" },
-        "grace-period": {
-          type: "string",
-          default: String(DEFAULT_GRACE_PERIOD),
-        },
-        "metrics-port": { type: "string" },
-        "metrics-host": { type: "string", default: "0.0.0.0" },
-        "log-format": { type: "string", default: "text" },
-        "log-level": { type: "string", default: "info" },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
+    flags = parseArgs({ args, options: OPTIONS, strict: true }).values;
   } catch (error) {
-    return usageError((error as Error).message);
+    throw new UsageError((error as Error).message);
   }
   if (flags.help) {
     console.log(USAGE);
     return 0;
   }
-  const prefetch = wholeNumber("--prefetch", flags.prefetch);
-  const gracePeriod = wholeNumber("--grace-period", flags["grace-period"]);
-  const deliveryLimit = wholeNumber(
-    "--delivery-limit",
-    flags["delivery-limit"],
-  );
-  const maxN = flags["max-n"] === undefined
-    ? DEFAULT_MAX_N
-    : wholeNumber("--max-n", flags["max-n"]);
-  const metricsPort = flags["metrics-port"] === undefined
-    ? undefined
-    : wholeNumber("--metrics-port", flags["metrics-port"]);
-  if (
-    prefetch === undefined || maxN === undefined ||
-    gracePeriod === undefined || deliveryLimit === undefined ||
-    (flags["metrics-port"] !== undefined && metricsPort === undefined)
-  ) return 2;
-  const queueType = flags["queue-type"];
-  if (queueType !== "classic" && queueType !== "quorum") {
-    return usageError(
-      `--queue-type must be classic or quorum, got "${queueType}"`,
-    );
-  }
-  if (prefetch < 1 || prefetch > 65535) {
-    return usageError(`--prefetch must be from 1 to 65535, got ${prefetch}`);
-  }
-  if (metricsPort !== undefined && metricsPort > 65535) {
-    return usageError(
-      `--metrics-port must be from 0 to 65535, got ${metricsPort}`,
-    );
-  }
-  const format = flags["log-format"];
-  if (format !== "text" && format !== "json") {
-    return usageError(`--log-format must be text or json, got "${format}"`);
-  }
-  const level = flags["log-level"] as LogLevel;
-  if (!LOG_LEVELS.includes(level)) {
-    return usageError(
-      `--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`,
-    );
-  }
   if (flags.handler !== undefined && flags["max-n"] !== undefined) {
-    return usageError("--max-n applies to the fib service, not to --handler");
+    throw new UsageError(
+      "--max-n applies to the fib service, not to --handler",
+    );
   }
-
+  const format = flags["log-format"] as "text" | "json";
+  const level = flags["log-level"] as LogLevel;
   // Text: the tutorial's lines on stdout as it prints them, the rest on
   // stderr; JSON: every line on stdout, for a log collector.
   const logger = formatLogger({
@@ -183,39 +168,54 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
     if (format === "json") logger.info(line.replace(/^ \[.\] /, ""), fields);
     else if (level === "debug" || level === "info") console.log(line);
   };
+  const metricsPort = flags["metrics-port"] === undefined
+    ? undefined
+    : wholeNumber("--metrics-port", flags["metrics-port"]);
 
   const service = flags.handler === undefined
-    ? serviceOfModule({ ...fibService, fib: fibMethod({ maxN }) })
+    ? serviceOfModule({
+      ...fibService,
+      fib: fibMethod({
+        maxN: flags["max-n"] === undefined
+          ? DEFAULT_MAX_N
+          : wholeNumber("--max-n", flags["max-n"]),
+      }),
+    })
     : serviceOfModule(
       await loadModule(flags.handler, env.INIT_CWD ?? Deno.cwd()),
     );
-  const names = Object.keys(service.methods);
-  const defaultMethod = flags["default-method"] ?? service.defaultMethod;
-  if (defaultMethod !== undefined && !names.includes(defaultMethod)) {
-    const methods = names.join(", ");
-    if (flags["default-method"] !== undefined) {
-      return usageError(
-        `--default-method "${defaultMethod}" is not one of its methods (${methods})`,
-      );
-    }
-    // The module's own mistake, not the command line's.
-    throw new Error(
-      `The handler module's defaultMethod "${defaultMethod}" is not one of its methods (${methods})`,
-    );
-  }
-  service.middleware?.forEach((item, i) => {
-    if (typeof item !== "function") {
-      throw new Error(
-        `The handler module's middleware[${i}] is not a function`,
-      );
-    }
-  });
+  const registry = new MetricsRegistry();
+  const options: ServeOptions = {
+    ...connectionOptions(flags, env),
+    queue: flags.queue,
+    queueType: flags["queue-type"] as ServeOptions["queueType"],
+    deliveryLimit: wholeNumber("--delivery-limit", flags["delivery-limit"]),
+    prefetch: wholeNumber("--prefetch", flags.prefetch),
+    gracePeriod: wholeNumber("--grace-period", flags["grace-period"]),
+    logger,
+    metrics: registry,
+    methods: service.methods,
+    defaultMethod: flags["default-method"] ?? service.defaultMethod,
+  };
+  // Checked before anything starts: a bad option is a bad command line.
+  const { router } = checkedOptions(options, flags["default-method"]);
+  options.middleware = [
+    requestLogMiddleware({
+      logger,
+      // No line per request, and no cost for one, when none is written.
+      say: flags.quiet || (level !== "debug" && level !== "info")
+        ? undefined
+        : say,
+      detail: level === "debug",
+      defaultMethod: router.defaultMethod,
+    }),
+    ...(service.middleware ?? []),
+  ];
   const queue = flags.queue;
 
   // The metrics endpoint first: a port in use stops the worker before it
   // connects, with a line that names the flag.
-  const registry = new MetricsRegistry();
-  let server: RpcServer | undefined;
+  let server: Awaited<ReturnType<typeof serve>> | undefined;
   let metrics: MetricsServer | undefined;
   if (metricsPort !== undefined) {
     try {
@@ -242,39 +242,13 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
     }
   }
   try {
-    server = await serve({
-      ...connectionOptions(flags, env),
-      queue,
-      queueType,
-      deliveryLimit,
-      prefetch,
-      gracePeriod,
-      logger,
-      metrics: registry,
-      methods: service.methods,
-      defaultMethod,
-      middleware: [
-        requestLogMiddleware({
-          logger,
-          // No line per request, and no cost for one, when none is written.
-          say: flags.quiet || (level !== "debug" && level !== "info")
-            ? undefined
-            : say,
-          detail: level === "debug",
-          defaultMethod: defaultMethod ??
-            (Object.keys(service.methods).length === 1
-              ? Object.keys(service.methods)[0]
-              : undefined),
-        }),
-        ...(service.middleware ?? []),
-      ],
-    });
+    server = await serve(options);
   } catch (error) {
     await metrics?.close();
     throw error;
   }
   const running = server;
-  say(" [*] Awaiting RPC requests", { queue, methods: names });
+  say(" [*] Awaiting RPC requests", { queue, methods: router.methodNames });
 
   let stopping = false;
   const stop = () => {
@@ -301,59 +275,23 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
 }
 
 /**
- * Imports a handler module by URL, or by path from the directory the user
- * is in (`deno task` runs in the project's folder, and says where the user
- * was in INIT_CWD).
+ * The worker's options checked by the library, as `serve` will check them;
+ * a `defaultMethod` that is not one of the methods is the command line's
+ * mistake when `--default-method` named it, else the handler module's.
  */
-async function loadModule(
-  specifier: string,
-  directory: string,
-): Promise<Record<string, unknown>> {
-  const url =
-    /^[a-z][a-z0-9+.-]*:/i.test(specifier) && !/^[a-z]:[\\/]/i.test(specifier)
-      ? specifier
-      : pathToFileURL(resolve(directory, specifier)).href;
+function checkedOptions(
+  options: ServeOptions,
+  defaultMethodFlag: string | undefined,
+): ReturnType<typeof resolveServeOptions> {
   try {
-    return await import(url);
-  } catch (cause) {
-    const message = String((cause as Error)?.message ?? cause).split("\n")[0];
-    const reason = /Requires (read|import) access/.test(message)
-      ? `the worker may not ${
-        /import/.test(message) ? "import from that host" : "read it"
-      }. deno task server may read only the project's folder: run server.ts with deno run and --allow-read=PATH (or --allow-import=HOST)`
-      : cause instanceof Deno.errors.NotCapable ||
-          /Requires \w+ access/.test(message)
-      ? `${message}. The module needs more permissions than the task grants: run server.ts with deno run and the flags it needs`
-      : message;
-    throw new Error(`Cannot load the handler module ${specifier}: ${reason}`, {
-      cause,
-    });
-  }
-}
-
-function usageError(message: string): number {
-  console.error(`Error: ${message}. Run with --help for usage.`);
-  return 2;
-}
-
-function wholeNumber(flag: string, value: string): number | undefined {
-  if (/^\d+$/.test(value) && Number.isSafeInteger(Number(value))) {
-    return Number(value);
-  }
-  usageError(`${flag} must be a whole number, got "${value}"`);
-  return undefined;
-}
-
-/**
- * Runs the program with its command-line arguments and what it reads of the
- * environment; resolves with its exit status. Any failure is printed as one
- * line (see `describeError`), never as a stack trace.
- */
-export async function main(args: string[], env: ProgramEnv): Promise<number> {
-  try {
-    return await run(args, env);
+    return resolveServeOptions(options);
   } catch (error) {
-    console.error(describeError(error));
-    return 1;
+    if (isOptionError(error) && error.option === "defaultMethod") {
+      if (defaultMethodFlag !== undefined) {
+        throw new UsageError(`--default-method ${error.detail}`);
+      }
+      throw new Error(`The handler module's defaultMethod ${error.detail}`);
+    }
+    throw error;
   }
 }

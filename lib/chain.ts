@@ -5,12 +5,6 @@
  * @module
  */
 
-/**
- * Handlers whose `undefined` result is an empty reply, not a forgotten
- * `return`: those of `methodsHandler`, since a method may return nothing.
- */
-export const answersNothing: WeakSet<object> = new WeakSet();
-
 /** A middleware: gets the context and `next`, which runs the rest. */
 export type Link<Context, Result> = (
   context: Context,

@@ -251,6 +251,40 @@ export class ProtocolError extends RpcError {
 }
 
 /**
+ * The queue could not be declared or consumed: it exists with other
+ * arguments (`PRECONDITION_FAILED`), is exclusive to another connection, or
+ * the user may not use it.
+ *
+ * @example
+ * ```ts
+ * import { QueueError } from "./errors.ts";
+ *
+ * const err = new QueueError("rpc_queue", {
+ *   code: 406,
+ *   text: "PRECONDITION_FAILED - inequivalent arg 'durable'",
+ * });
+ * console.log(err.replyCode); // 406
+ * ```
+ */
+export class QueueError extends RpcError {
+  /** The queue. */
+  readonly queue: string;
+  /** The AMQP reply code: 406 precondition failed, 405 locked, 403 refused. */
+  readonly replyCode: number;
+  /** Creates the error from the broker's reply. */
+  constructor(
+    queue: string,
+    reply: { code: number; text: string },
+    options?: ErrorOptions,
+  ) {
+    super(`Cannot use queue "${queue}": ${reply.text}`, options);
+    this.name = "QueueError";
+    this.queue = queue;
+    this.replyCode = reply.code;
+  }
+}
+
+/**
  * Thrown by a handler to send an error reply with a chosen code.
  *
  * A handler may throw any error: a `TypeError` is answered with

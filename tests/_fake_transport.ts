@@ -5,12 +5,9 @@
  * @module
  */
 
-import type { MessageProperties } from "../lib/protocol/message.ts";
-import type { ConnectionState } from "../lib/amqp/supervisor.ts";
-import type {
-  RpcTransport,
-  TransportListener,
-} from "../lib/client/transport.ts";
+import type { MessageProperties } from "../mod.ts";
+import type { ConnectionState } from "../mod.ts";
+import type { RpcTransport, TransportListener } from "../mod.ts";
 
 /** One request the client published. */
 export interface Published {

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { MAX_TIMER, optionRangeError } from "../checks.ts";
+
 /**
  * How a client or worker reconnects after losing its connection.
  *
@@ -67,29 +69,31 @@ export function reconnectOptions(
 ): Required<ReconnectOptions> {
   const merged = { ...DEFAULT_RECONNECT, ...options };
   const { initialDelay, maxDelay, factor, maxAttempts } = merged;
-  if (!(initialDelay >= 1 && initialDelay <= 2 ** 31 - 1)) {
-    throw new RangeError(
-      `reconnect.initialDelay must be from 1 to ${
-        2 ** 31 - 1
-      } ms, got ${initialDelay}`,
+  if (!(initialDelay >= 1 && initialDelay <= MAX_TIMER)) {
+    throw optionRangeError(
+      "reconnect.initialDelay",
+      `must be from 1 to ${MAX_TIMER} ms, got ${initialDelay}`,
     );
   }
-  if (!(maxDelay >= initialDelay && maxDelay <= 2 ** 31 - 1)) {
-    throw new RangeError(
-      `reconnect.maxDelay must be from initialDelay to ${
-        2 ** 31 - 1
-      } ms, got ${maxDelay}`,
+  if (!(maxDelay >= initialDelay && maxDelay <= MAX_TIMER)) {
+    throw optionRangeError(
+      "reconnect.maxDelay",
+      `must be from initialDelay to ${MAX_TIMER} ms, got ${maxDelay}`,
     );
   }
   if (!(factor >= 1 && Number.isFinite(factor))) {
-    throw new RangeError(`reconnect.factor must be at least 1, got ${factor}`);
+    throw optionRangeError(
+      "reconnect.factor",
+      `must be at least 1, got ${factor}`,
+    );
   }
   if (
     !(maxAttempts >= 1) ||
     !(Number.isInteger(maxAttempts) || maxAttempts === Infinity)
   ) {
-    throw new RangeError(
-      `reconnect.maxAttempts must be a positive integer or Infinity, got ${maxAttempts}`,
+    throw optionRangeError(
+      "reconnect.maxAttempts",
+      `must be a positive integer or Infinity, got ${maxAttempts}`,
     );
   }
   return merged;

@@ -16,9 +16,9 @@ import {
   closeConnection,
   connectedUrl,
   type ConnectionOptions,
-  failoverOrder,
   openConnection,
 } from "./connection.ts";
+import { failoverOrder } from "./failover.ts";
 import type { AMQPClient } from "../deps.ts";
 import { AccessRefusedError, ConnectionError } from "../errors.ts";
 import { type Logger, silentLogger } from "../observability/logger.ts";

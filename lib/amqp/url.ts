@@ -4,6 +4,8 @@
  * @module
  */
 
+import { optionTypeError } from "../checks.ts";
+
 /**
  * The URL used when none is given.
  *
@@ -79,11 +81,13 @@ export function urlList(url: string | readonly string[] | undefined): string[] {
     : [...url];
   const list = raw.map((u) => {
     if (typeof u !== "string") {
-      throw new TypeError(`A broker URL must be a string, got ${typeof u}`);
+      throw optionTypeError("url", `must be a string, got ${typeof u}`);
     }
     return u.trim();
   }).filter((u) => u !== "");
-  if (list.length === 0) throw new TypeError("No broker URL given");
+  if (list.length === 0) {
+    throw optionTypeError("url", "must name at least one broker");
+  }
   for (const u of list) parseAmqpUrl(u);
   return list;
 }
@@ -106,15 +110,17 @@ export function parseAmqpUrl(url: string): URL {
     parsed = new URL(url);
   } catch {
     // Never echo text that did not parse: it may hold a password.
-    throw new TypeError(
-      "Invalid broker URL: expected amqp://user:password@host:port/vhost",
+    throw optionTypeError(
+      "url",
+      "must be a broker URL such as amqp://user:password@host:port/vhost",
     );
   }
   if (parsed.protocol !== "amqp:" && parsed.protocol !== "amqps:") {
-    throw new TypeError(
-      `Invalid broker URL "${
-        maskUrl(url)
-      }": it must start with amqp:// or amqps://`,
+    throw optionTypeError(
+      "url",
+      `must start with amqp:// or amqps://, got ${
+        JSON.stringify(maskUrl(url))
+      }`,
     );
   }
   return parsed;

@@ -1,7 +1,7 @@
 /**
  * What a client counts: its calls by outcome and their latency, per queue
- * and method, in a Prometheus registry (shared, or its own) and in plain
- * numbers for {@linkcode ClientStats}.
+ * and method, in a Prometheus registry (shared, or its own). Counted once:
+ * `RpcClient.stats()` reads the same series the registry renders.
  *
  * @module
  */
@@ -14,20 +14,22 @@ import {
   RemoteError,
   TimeoutError,
 } from "../errors.ts";
-import {
-  type Counter,
-  type CounterChild,
-  type Histogram,
-  HistogramChild,
-  type HistogramSnapshot,
-  type MetricsRegistry,
-  quantileOf,
-} from "../observability/metrics/registry.ts";
-import { DEFAULT_LATENCY_BUCKETS } from "../observability/metrics/registry.ts";
+import { CodeLabels } from "../observability/code_labels.ts";
 import type {
-  CallOutcome,
-  ClientStats,
-  LatencyStats,
+  Counter,
+  CounterChild,
+} from "../observability/metrics/counter.ts";
+import type { Gauge } from "../observability/metrics/gauge.ts";
+import type {
+  Histogram,
+  HistogramChild,
+} from "../observability/metrics/histogram.ts";
+import type { MetricsRegistry } from "../observability/metrics/registry.ts";
+import {
+  type CallOutcome,
+  type ClientStats,
+  countsBy,
+  latencyOf,
 } from "../observability/stats.ts";
 
 interface Series {
@@ -47,13 +49,15 @@ interface Source {
 
 const sources = new WeakMap<MetricsRegistry, Set<Source>>();
 
-/** @internal The counters of one client. */
+/** The counters of one client. */
 export class ClientMetrics {
   readonly #registry: MetricsRegistry;
   readonly #source: Source;
   readonly #calls: Counter;
   readonly #remote: Counter;
   readonly #duration: Histogram;
+  readonly #inFlight: Gauge;
+  readonly #waiting: Gauge;
   readonly #late: CounterChild;
   readonly #resent: CounterChild;
   readonly #disconnects: CounterChild;
@@ -61,17 +65,7 @@ export class ClientMetrics {
   readonly #series = new Map<string, Series>();
   /** The series of the last call: most clients call one method over and over. */
   #last?: Series;
-  readonly #own = new HistogramChild([], DEFAULT_LATENCY_BUCKETS);
-  #started = 0;
-  #ok = 0;
-  // No prototype: a code named "constructor" is a count like any other.
-  readonly errors: Record<string, number> = Object.create(null);
-  readonly remoteErrors: Record<string, number> = Object.create(null);
   readonly #codes = new CodeLabels();
-  lateReplies = 0;
-  resent = 0;
-  disconnects = 0;
-  reconnects = 0;
 
   constructor(registry: MetricsRegistry, source: Source) {
     this.#registry = registry;
@@ -108,32 +102,34 @@ export class ClientMetrics {
       "rabbit_rpc_client_reconnects_total",
       "Times a client set its connection up again.",
     ).labels();
-    let set = sources.get(registry);
-    if (set === undefined) {
-      const live = new Set<Source>();
-      set = live;
+    // One collect per registry, over every client that shares it.
+    let live = sources.get(registry);
+    const first = live === undefined;
+    if (live === undefined) {
+      live = new Set<Source>();
       sources.set(registry, live);
-      registry.gauge(
-        "rabbit_rpc_client_calls_in_flight",
-        "Calls sent and waiting for their reply.",
-        { collect: (gauge) => gauge.set(sum(live, (s) => s.inFlight())) },
-      );
-      registry.gauge(
-        "rabbit_rpc_client_calls_waiting",
-        "Calls waiting to be sent (connection down, blocked, or at maxInFlight).",
-        { collect: (gauge) => gauge.set(sum(live, (s) => s.waiting())) },
-      );
     }
-    set.add(source);
+    const all = live;
+    this.#inFlight = registry.gauge(
+      "rabbit_rpc_client_calls_in_flight",
+      "Calls sent and waiting for their reply.",
+      first
+        ? { collect: (gauge) => gauge.set(sum(all, (s) => s.inFlight())) }
+        : {},
+    );
+    this.#waiting = registry.gauge(
+      "rabbit_rpc_client_calls_waiting",
+      "Calls waiting to be sent (connection down, blocked, or at maxInFlight).",
+      first
+        ? { collect: (gauge) => gauge.set(sum(all, (s) => s.waiting())) }
+        : {},
+    );
+    all.add(source);
   }
 
   /** Stops counting this client's live figures (it is closed). */
   detach(): void {
     sources.get(this.#registry)?.delete(this.#source);
-  }
-
-  started(): void {
-    this.#started++;
   }
 
   /** A call settled; `started` is its `performance.now()` at the call. */
@@ -149,20 +145,17 @@ export class ClientMetrics {
       this.#last = series;
     }
     if (error === undefined) {
-      this.#ok++;
       (series.ok ??= this.#calls.labels(queue, method ?? "", "ok")).inc();
       if (started !== undefined) this.#observe(series, started);
       return;
     }
     const outcome: CallOutcome = outcomeOf(error);
-    this.errors[outcome] = (this.errors[outcome] ?? 0) + 1;
     // Only these got a reply: their time is a call's latency.
     let replied = outcome === "protocol";
     if (outcome === "remote") {
       replied = true;
       // The worker chooses the code: bound what it can make of the labels.
       const code = this.#codes.of((error as RemoteError).code);
-      this.remoteErrors[code] = (this.remoteErrors[code] ?? 0) + 1;
       this.#remote.labels(queue, method ?? "", code).inc();
     }
     let counter = series.outcomes.get(outcome);
@@ -175,9 +168,7 @@ export class ClientMetrics {
   }
 
   #observe(series: Series, started: number): void {
-    const seconds = (performance.now() - started) / 1000;
-    series.duration.observe(seconds);
-    this.#own.observe(seconds);
+    series.duration.observe((performance.now() - started) / 1000);
   }
 
   #seriesOf(queue: string, method: string | undefined): Series {
@@ -195,81 +186,51 @@ export class ClientMetrics {
     return series;
   }
 
+  /** Replies dropped because no call waited for them. */
+  get lateReplies(): number {
+    return this.#late.value;
+  }
+
   lateReply(): void {
-    this.lateReplies++;
     this.#late.inc();
   }
 
   resend(count: number): void {
-    this.resent += count;
     this.#resent.inc(count);
   }
 
   disconnected(): void {
-    this.disconnects++;
     this.#disconnects.inc();
   }
 
   reconnected(): void {
-    this.reconnects++;
     this.#reconnects.inc();
   }
 
+  /** The figures of the registry's series, as plain numbers. */
   stats(): ClientStats {
+    const outcomes = countsBy(this.#calls.series(), "outcome");
+    const { ok = 0, ...errors } = outcomes;
+    let settled = 0;
+    for (const count of Object.values(outcomes)) settled += count;
+    const inFlight = this.#inFlight.series()[0].value;
+    const waiting = this.#waiting.series()[0].value;
     return {
-      calls: this.#started,
-      ok: this.#ok,
-      errors: { ...this.errors },
-      remoteErrors: { ...this.remoteErrors },
-      timeouts: this.errors.timeout ?? 0,
-      returns: this.errors.no_route ?? 0,
-      lateReplies: this.lateReplies,
-      resent: this.resent,
-      disconnects: this.disconnects,
-      reconnects: this.reconnects,
-      inFlight: this.#source.inFlight(),
-      waiting: this.#source.waiting(),
-      latency: latencyOf(this.#own.snapshot()),
+      calls: settled + inFlight + waiting,
+      ok,
+      errors,
+      remoteErrors: { ...countsBy(this.#remote.series(), "code") },
+      timeouts: errors.timeout ?? 0,
+      returns: errors.no_route ?? 0,
+      lateReplies: this.#late.value,
+      resent: this.#resent.value,
+      disconnects: this.#disconnects.value,
+      reconnects: this.#reconnects.value,
+      inFlight,
+      waiting,
+      latency: latencyOf(this.#duration.series()),
     };
   }
-}
-
-/**
- * Error codes as metric labels: an upper-case code such as `NOT_FOUND` is
- * its own label, up to 64 of them; anything else, and codes beyond those,
- * are `OTHER`, so that whoever sends the codes cannot make series without
- * bound.
- *
- * @internal
- */
-export class CodeLabels {
-  readonly #seen = new Set<string>();
-
-  of(code: string): string {
-    if (this.#seen.has(code)) return code;
-    if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(code) || this.#seen.size >= 64) {
-      return "OTHER";
-    }
-    this.#seen.add(code);
-    return code;
-  }
-}
-
-/**
- * Latency figures in milliseconds from a histogram in seconds.
- *
- * @internal
- */
-export function latencyOf(snapshot: HistogramSnapshot): LatencyStats {
-  const ms = (q: number) =>
-    snapshot.count === 0 ? 0 : quantileOf(snapshot, q) * 1000;
-  return {
-    count: snapshot.count,
-    mean: snapshot.count === 0 ? 0 : (snapshot.sum / snapshot.count) * 1000,
-    p50: ms(0.5),
-    p90: ms(0.9),
-    p99: ms(0.99),
-  };
 }
 
 function outcomeOf(error: unknown): CallOutcome {

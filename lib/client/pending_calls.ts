@@ -6,23 +6,15 @@
  */
 
 import { Deadlines } from "./_deadlines.ts";
-import type { MessageProperties } from "../protocol/message.ts";
 import type { RpcReply } from "../protocol/message.ts";
+import type { RequestParts } from "../protocol/request.ts";
 
 /** One call waiting for its reply. */
-export interface PendingCall {
+export interface PendingCall extends RequestParts {
   /** The queue it is sent to. */
   readonly queue: string;
-  /** The request's body. */
-  readonly body: string | Uint8Array;
-  /** The caller's properties, if any. */
-  readonly properties?: MessageProperties;
   /** Its timeout in milliseconds (`Infinity` for none). */
   readonly timeout: number;
-  /** When the caller stops waiting, in epoch milliseconds (or `Infinity`). */
-  readonly deadline: number;
-  /** The message id of an idempotent call, which may be sent again. */
-  readonly messageId?: string;
   /** Settles the call's promise with a reply. */
   readonly resolve: (reply: RpcReply) => void;
   /** Settles the call's promise with an error. */
@@ -31,11 +23,9 @@ export interface PendingCall {
   attempts: number;
   /** Whether it is published and not yet answered (in flight). */
   sent: boolean;
-  /** Whether it is sent persistent (`delivery_mode` 2). */
-  persistent?: boolean;
   /** When it was made, by `performance.now()`: for its latency. */
   started?: number;
-  /** The caller's signal, if any, and the listener added to it. */
+  /** The caller's signal, if any. */
   signal?: AbortSignal;
   /** The `abort` listener added to `signal`. */
   onAbort?: () => void;
@@ -56,7 +46,7 @@ export interface PendingCall {
  *
  * const pending = new PendingCalls();
  * const call: PendingCall = {
- *   queue: "rpc_queue", body: "30", timeout: 1000, deadline: Date.now() + 1000,
+ *   id: "id-1", queue: "rpc_queue", body: "30", timeout: 1000, deadline: Date.now() + 1000,
  *   resolve: () => {}, reject: () => {}, attempts: 0, sent: false,
  * };
  * pending.add("id-1", call);

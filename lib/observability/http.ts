@@ -5,6 +5,8 @@
  * @module
  */
 
+import { checkInteger } from "../checks.ts";
+
 import {
   type MetricsRegistry,
   PROMETHEUS_CONTENT_TYPE,
@@ -120,12 +122,10 @@ export function serveMetrics(
   target: MetricsTarget,
   options: ServeMetricsOptions = {},
 ): MetricsServer {
-  const port = options.port ?? DEFAULT_METRICS_PORT;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(
-      `port must be an integer from 0 to 65535, got ${port}`,
-    );
-  }
+  const port = checkInteger("port", options.port ?? DEFAULT_METRICS_PORT, {
+    min: 0,
+    max: 65535,
+  });
   if (options.processMetrics ?? true) addProcessMetrics(target.metrics);
   const controller = new AbortController();
   const signal = options.signal

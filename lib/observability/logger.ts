@@ -6,6 +6,8 @@
  * @module
  */
 
+import { checkOneOf } from "../checks.ts";
+
 import { maskUrl } from "../amqp/url.ts";
 
 /**
@@ -119,6 +121,9 @@ export const LOG_LEVELS: readonly LogLevel[] = Object.freeze([
  */
 export type LogFormat = "text" | "json";
 
+/** The log formats, for checks. */
+const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+
 /**
  * Options of {@linkcode formatLogger}.
  *
@@ -170,17 +175,9 @@ export interface FormatLoggerOptions {
  * @throws {TypeError} for an unknown level or format.
  */
 export function formatLogger(options: FormatLoggerOptions): Logger {
-  const level = options.level ?? "info";
+  const level = checkOneOf("level", options.level ?? "info", LOG_LEVELS);
   const min = LOG_LEVELS.indexOf(level);
-  if (min === -1) {
-    throw new TypeError(
-      `level must be one of ${LOG_LEVELS.join(", ")}, got ${String(level)}`,
-    );
-  }
-  const format = options.format ?? "text";
-  if (format !== "text" && format !== "json") {
-    throw new TypeError(`format must be text or json, got ${String(format)}`);
-  }
+  const format = checkOneOf("format", options.format ?? "text", LOG_FORMATS);
   const { write } = options;
   const now = options.now ?? (() => new Date());
   const at = (name: LogLevel) => {

@@ -5,6 +5,13 @@
  * @module
  */
 
+import type { MetricSeries } from "./metrics/counter.ts";
+import type {
+  HistogramSeries,
+  HistogramSnapshot,
+} from "./metrics/histogram.ts";
+import { quantileOf } from "./metrics/quantile.ts";
+
 /**
  * How a call ended: `ok`, or the kind of its error.
  *
@@ -142,4 +149,76 @@ export interface ServerStats {
   inFlight: number;
   /** Time from delivery to reply, of answered requests. */
   latency: LatencyStats;
+}
+
+/**
+ * Latency figures in milliseconds from the series of a histogram in
+ * seconds, taken together (their buckets, sums and counts added up).
+ *
+ * @example
+ * ```ts
+ * import { Histogram } from "./metrics/histogram.ts";
+ * import { latencyOf } from "./stats.ts";
+ *
+ * const seconds = new Histogram("seconds", "Time.", { labels: ["method"] });
+ * seconds.labels("a").observe(0.001);
+ * seconds.labels("b").observe(0.003);
+ * console.log(latencyOf(seconds.series()).count); // 2
+ * ```
+ */
+export function latencyOf(series: readonly HistogramSeries[]): LatencyStats {
+  let all: HistogramSnapshot | undefined;
+  for (const { snapshot } of series) {
+    if (all === undefined) {
+      all = { ...snapshot, counts: [...snapshot.counts] };
+      continue;
+    }
+    for (let i = 0; i < all.counts.length; i++) {
+      all.counts[i] += snapshot.counts[i];
+    }
+    all.sum += snapshot.sum;
+    all.count += snapshot.count;
+  }
+  if (all === undefined || all.count === 0) {
+    return { count: 0, mean: 0, p50: 0, p90: 0, p99: 0 };
+  }
+  const total = all;
+  const ms = (q: number) => quantileOf(total, q) * 1000;
+  return {
+    count: total.count,
+    mean: (total.sum / total.count) * 1000,
+    p50: ms(0.5),
+    p90: ms(0.9),
+    p99: ms(0.99),
+  };
+}
+
+/**
+ * Adds up series of a counter by the value of one label, into an object
+ * without a prototype (so that a value named `constructor` is a count like
+ * any other), keeping only the series `keep` accepts.
+ *
+ * @example
+ * ```ts
+ * import { Counter } from "./metrics/counter.ts";
+ * import { countsBy } from "./stats.ts";
+ *
+ * const calls = new Counter("calls_total", "Calls.", { labels: ["queue", "outcome"] });
+ * calls.labels("a", "ok").inc(2);
+ * calls.labels("b", "ok").inc();
+ * console.log(countsBy(calls.series(), "outcome")); // [Object: null prototype] { ok: 3 }
+ * ```
+ */
+export function countsBy(
+  series: readonly MetricSeries[],
+  label: string,
+  keep: (labels: Readonly<Record<string, string>>) => boolean = () => true,
+): Record<string, number> {
+  const counts: Record<string, number> = Object.create(null);
+  for (const { labels, value } of series) {
+    if (!keep(labels)) continue;
+    const key = labels[label];
+    counts[key] = (counts[key] ?? 0) + value;
+  }
+  return counts;
 }

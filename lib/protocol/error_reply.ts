@@ -1,6 +1,7 @@
 /**
- * The wire protocol shared by clients and workers, as `PROTOCOL.md`
- * specifies it: header names, error codes and the error reply's body.
+ * Error replies (`PROTOCOL.md` section 5.4): the error a handler threw as
+ * the code, name and message of a JSON body, and back into the
+ * {@linkcode RemoteError} a caller sees.
  *
  * @module
  */
@@ -11,114 +12,8 @@ import {
   ProtocolError,
   RemoteError,
 } from "../errors.ts";
-
-/**
- * The version of `PROTOCOL.md` this library implements.
- *
- * @example
- * ```ts
- * import { PROTOCOL_VERSION } from "./error_reply.ts";
- *
- * console.log(`rabbit-rpc protocol ${PROTOCOL_VERSION}`); // rabbit-rpc protocol 1.3
- * ```
- */
-export const PROTOCOL_VERSION = "1.3";
-
-/**
- * The header that marks an error reply; its value is an {@linkcode ErrorCode}.
- *
- * @example
- * ```ts
- * import type { MessageProperties } from "./message.ts";
- * import { ERROR_HEADER } from "./error_reply.ts";
- *
- * const reply: MessageProperties = { headers: { [ERROR_HEADER]: "OUT_OF_RANGE" } };
- * console.log(ERROR_HEADER, reply.headers?.[ERROR_HEADER]); // x-rpc-error OUT_OF_RANGE
- * ```
- */
-export const ERROR_HEADER = "x-rpc-error";
-
-/**
- * The request header holding the caller's deadline, in epoch milliseconds.
- *
- * @example
- * ```ts
- * import { DEADLINE_HEADER, deadlineOf } from "./error_reply.ts";
- *
- * const headers = { [DEADLINE_HEADER]: 1700000000000 };
- * console.log(DEADLINE_HEADER, deadlineOf(headers)); // x-deadline 1700000000000
- * ```
- */
-export const DEADLINE_HEADER = "x-deadline";
-
-/**
- * The request header that marks a call as idempotent: the client may send it
- * again (with the same `message_id`) after a reconnection, and the worker
- * answers a repeat from its cache of recent replies by `message_id`.
- *
- * @example
- * ```ts
- * import type { MessageProperties } from "./message.ts";
- * import { IDEMPOTENT_HEADER } from "./error_reply.ts";
- *
- * const request: MessageProperties = {
- *   messageId: "ab12.7",
- *   headers: { [IDEMPOTENT_HEADER]: true },
- * };
- * console.log(IDEMPOTENT_HEADER, request.headers?.[IDEMPOTENT_HEADER]); // x-idempotent true
- * ```
- */
-export const IDEMPOTENT_HEADER = "x-idempotent";
-
-/**
- * The queue name of RabbitMQ's direct reply-to pseudo-queue.
- *
- * @example
- * ```ts
- * import { DIRECT_REPLY_TO } from "./error_reply.ts";
- *
- * console.log(DIRECT_REPLY_TO); // amq.rabbitmq.reply-to
- * const replyTo = "amq.rabbitmq.reply-to.g1h2AA5yZXBseUAyNzEyMDk4MgAAbLwAAAAAZKmhsQ==";
- * console.log(replyTo.startsWith(DIRECT_REPLY_TO)); // true
- * ```
- */
-export const DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
-
-/**
- * The error codes a worker sends in the `x-rpc-error` header.
- *
- * @example
- * ```ts
- * import { ERROR_CODES } from "./error_reply.ts";
- *
- * console.log(ERROR_CODES.includes("OUT_OF_RANGE")); // true
- * ```
- */
-export const ERROR_CODES = [
-  "INVALID_ARGUMENT",
-  "OUT_OF_RANGE",
-  "TOO_LARGE",
-  "DEADLINE_EXCEEDED",
-  "METHOD_NOT_FOUND",
-  "PERMISSION_DENIED",
-  "UNAUTHENTICATED",
-  "INTERNAL",
-] as const;
-
-/**
- * One of the {@linkcode ERROR_CODES}.
- *
- * @example
- * ```ts
- * import { HandlerError } from "../errors.ts";
- * import type { ErrorCode } from "./error_reply.ts";
- *
- * const code: ErrorCode = "PERMISSION_DENIED";
- * const error = new HandlerError(code, "Only billing may call this");
- * console.log(error.code); // PERMISSION_DENIED
- * ```
- */
-export type ErrorCode = typeof ERROR_CODES[number];
+import { JSON_CONTENT_TYPE } from "./codec.ts";
+import type { Reply } from "./reply.ts";
 
 /**
  * The JSON body of an error reply.
@@ -205,6 +100,26 @@ export function encodeErrorBody(body: ErrorBody): Uint8Array {
 }
 
 /**
+ * The error reply that carries `error`: its body as JSON, its code in the
+ * `x-rpc-error` header.
+ *
+ * @example
+ * ```ts
+ * import { errorReply } from "./error_reply.ts";
+ *
+ * const reply = errorReply({ code: "TOO_LARGE", name: "RangeError", message: "too big" });
+ * console.log(reply.errorCode, reply.contentType); // TOO_LARGE application/json
+ * ```
+ */
+export function errorReply(error: ErrorBody): Reply {
+  return {
+    body: encodeErrorBody(error),
+    contentType: JSON_CONTENT_TYPE,
+    errorCode: error.code,
+  };
+}
+
+/**
  * Turns an error reply into the {@linkcode RemoteError} a caller sees.
  *
  * `code` is the reply's `x-rpc-error` header, which is authoritative; the
@@ -246,30 +161,4 @@ export function decodeErrorReply(
   return code === "METHOD_NOT_FOUND"
     ? new MethodNotFoundError(remote, { method: options.method })
     : new RemoteError(remote);
-}
-
-/**
- * Reads the `x-deadline` header: an integer number of epoch milliseconds,
- * as any AMQP integer type or a decimal string. Anything else means no
- * deadline.
- *
- * @example
- * ```ts
- * import { deadlineOf } from "./error_reply.ts";
- *
- * console.log(deadlineOf({ "x-deadline": 1700000000000 })); // 1700000000000
- * console.log(deadlineOf({})); // undefined
- * ```
- */
-export function deadlineOf(
-  headers: Record<string, unknown> | undefined,
-): number | undefined {
-  const value = headers?.[DEADLINE_HEADER];
-  let ms: number;
-  if (typeof value === "number") ms = value;
-  else if (typeof value === "bigint") ms = Number(value);
-  else if (typeof value === "string" && /^\d{1,16}$/.test(value)) {
-    ms = Number(value);
-  } else return undefined;
-  return Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined;
 }

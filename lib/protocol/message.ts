@@ -5,83 +5,9 @@
  * @module
  */
 
-/**
- * A value of an AMQP header table, as RabbitMQ carries it.
- *
- * @example
- * ```ts
- * import type { HeaderValue, MessageProperties } from "./message.ts";
- *
- * const headers: Record<string, HeaderValue> = {
- *   tenant: "acme",
- *   attempt: 2,
- *   regions: ["eu-west", "eu-north"],
- * };
- * const properties: MessageProperties = { headers };
- * console.log(properties.headers?.regions); // [ "eu-west", "eu-north" ]
- * ```
- */
-export type HeaderValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | null
-  | undefined
-  | Date
-  | Uint8Array
-  | HeaderValue[]
-  | { [key: string]: HeaderValue };
-
-/**
- * The AMQP 0-9-1 basic properties of a message, with its headers.
- *
- * `correlationId` and `replyTo` of a request are always set by the client,
- * and `expiration` too unless the call's timeout is `Infinity`.
- *
- * @example
- * ```ts
- * import { type MessageProperties, RpcMessage } from "./message.ts";
- *
- * const properties: MessageProperties = {
- *   contentType: "application/json",
- *   type: "add",
- *   headers: { tenant: "acme" },
- * };
- * const message = new RpcMessage(new TextEncoder().encode('{"a":1,"b":2}'), properties);
- * console.log(message.properties.type, message.json()); // add { a: 1, b: 2 }
- * ```
- */
-export interface MessageProperties {
-  /** MIME type of the body, e.g. `text/plain`. */
-  contentType?: string;
-  /** Encoding of the body, e.g. `gzip`. */
-  contentEncoding?: string;
-  /** Application headers. */
-  headers?: Record<string, HeaderValue>;
-  /** 1 for transient, 2 for persistent. */
-  deliveryMode?: number;
-  /** Priority, 0 to 255. */
-  priority?: number;
-  /** Correlates a reply with its request. */
-  correlationId?: string;
-  /** Where the reply goes. */
-  replyTo?: string;
-  /** Time to live in the queue, in milliseconds, as a decimal string. */
-  expiration?: string;
-  /** Application message id. */
-  messageId?: string;
-  /** When the message was made. */
-  timestamp?: Date;
-  /** Application message type. */
-  type?: string;
-  /** The user that published it, validated by the broker. */
-  userId?: string;
-  /** Name of the application that published it. */
-  appId?: string;
-}
-
 import { decodeValue, textDecoderOf } from "./codec.ts";
+import type { MessageProperties } from "./properties.ts";
+import { deliveryCountOf } from "./request.ts";
 import {
   parseTraceparent,
   type TraceContext,
@@ -193,7 +119,7 @@ export class RpcRequest extends RpcMessage {
   readonly redelivered: boolean;
   #signal: AbortSignal | (() => AbortSignal);
   #state?: Record<string, unknown>;
-  readonly #defaultMethod?: string;
+  readonly #method?: string;
 
   /**
    * Wraps a delivered request. `signal` may be a function that makes the
@@ -206,13 +132,16 @@ export class RpcRequest extends RpcMessage {
       signal: AbortSignal | (() => AbortSignal);
       deadline?: number;
       redelivered?: boolean;
-      /** The method the worker routes it to when it names none. */
-      defaultMethod?: string;
+      /**
+       * The method the worker routed it to (by default the one its `type`
+       * property names).
+       */
+      method?: string;
     },
   ) {
     super(body, properties);
     this.#signal = init.signal;
-    this.#defaultMethod = init.defaultMethod;
+    this.#method = init.method;
     this.deadline = init.deadline;
     this.redelivered = init.redelivered ?? false;
   }
@@ -225,8 +154,7 @@ export class RpcRequest extends RpcMessage {
    * of the default method's name.
    */
   get method(): string | undefined {
-    const type = this.properties.type;
-    return type === undefined || type === "" ? this.#defaultMethod : type;
+    return this.#method ?? (this.properties.type || undefined);
   }
 
   /**
@@ -267,8 +195,7 @@ export class RpcRequest extends RpcMessage {
    * classic queue.
    */
   get deliveryCount(): number {
-    const count = this.properties.headers?.["x-delivery-count"];
-    return typeof count === "number" && count > 0 ? count : 0;
+    return deliveryCountOf(this.properties.headers);
   }
 
   /**

@@ -6,6 +6,9 @@
  * @module
  */
 
+import { optionTypeError } from "../checks.ts";
+import type { HeaderValue, MessageProperties } from "./properties.ts";
+
 /**
  * The request header that carries the W3C `traceparent`.
  *
@@ -29,7 +32,7 @@ export const TRACEPARENT_HEADER = "traceparent";
  *
  * @example
  * ```ts
- * import type { MessageProperties } from "./message.ts";
+ * import type { MessageProperties } from "./properties.ts";
  * import { TRACEPARENT_HEADER, TRACESTATE_HEADER } from "./trace.ts";
  *
  * const properties: MessageProperties = {
@@ -148,4 +151,46 @@ export function newTraceparent(): string {
   let hex = "";
   for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
   return `00-${hex.slice(0, 32)}-${hex.slice(32)}-01`;
+}
+
+/**
+ * A request's properties with a caller's trace context added as its
+ * `traceparent` (and `tracestate`) headers; the properties as they are if
+ * the caller gives none.
+ *
+ * @example
+ * ```ts
+ * import { withTraceContext } from "./trace.ts";
+ *
+ * const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+ * console.log(withTraceContext(undefined, { traceparent })?.headers);
+ * // { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" }
+ * ```
+ *
+ * @throws {TypeError} if `traceparent` is not a valid W3C `traceparent`, or
+ * `tracestate` is not a string.
+ */
+export function withTraceContext(
+  properties: MessageProperties | undefined,
+  trace: { traceparent?: string; tracestate?: string },
+): MessageProperties | undefined {
+  const { traceparent, tracestate } = trace;
+  if (traceparent === undefined) return properties;
+  if (parseTraceparent(traceparent) === undefined) {
+    throw optionTypeError(
+      "traceparent",
+      `must be a W3C traceparent such as 00-<32 hex>-<16 hex>-01, got ${
+        JSON.stringify(traceparent)
+      }`,
+    );
+  }
+  if (tracestate !== undefined && typeof tracestate !== "string") {
+    throw optionTypeError("tracestate", "must be a string");
+  }
+  const headers: Record<string, HeaderValue> = {
+    ...properties?.headers,
+    [TRACEPARENT_HEADER]: traceparent,
+  };
+  if (tracestate !== undefined) headers[TRACESTATE_HEADER] = tracestate;
+  return { ...properties, headers };
 }

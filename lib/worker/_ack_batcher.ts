@@ -7,7 +7,7 @@
  * @module
  */
 
-import { beforeFlush } from "../amqp/connection.ts";
+import { beforeFlush } from "../amqp/patches.ts";
 import type { AMQPChannel, AMQPClient } from "../deps.ts";
 
 /**

@@ -2,23 +2,28 @@
  * What a worker counts: requests by method and outcome, their handling
  * time, and what happened to requests that were not answered the usual way
  * (redelivered, expired, answered from the cache, requeued, dead-lettered,
- * dropped), in a Prometheus registry and in plain numbers for
- * {@linkcode ServerStats}.
+ * dropped), in a Prometheus registry. Counted once: `RpcServer.stats()`
+ * reads the same series the registry renders (those of its queue).
  *
  * @module
  */
 
-import { CodeLabels, latencyOf } from "../client/_metrics.ts";
-import type { ServerStats } from "../observability/stats.ts";
-import {
-  type Counter,
-  type CounterChild,
-  DEFAULT_LATENCY_BUCKETS,
-  type GaugeChild,
-  type Histogram,
+import { CodeLabels } from "../observability/code_labels.ts";
+import type {
+  Counter,
+  CounterChild,
+} from "../observability/metrics/counter.ts";
+import type { GaugeChild } from "../observability/metrics/gauge.ts";
+import type {
+  Histogram,
   HistogramChild,
-  type MetricsRegistry,
-} from "../observability/metrics/registry.ts";
+} from "../observability/metrics/histogram.ts";
+import type { MetricsRegistry } from "../observability/metrics/registry.ts";
+import {
+  countsBy,
+  latencyOf,
+  type ServerStats,
+} from "../observability/stats.ts";
 
 /** The counters of one method: its outcomes and its handling time. */
 export interface MethodSeries {
@@ -29,7 +34,7 @@ export interface MethodSeries {
   readonly duration: HistogramChild;
 }
 
-/** @internal The counters of one worker. */
+/** The counters of one worker. */
 export class ServerMetrics {
   readonly #queue: string;
   readonly #requests: Counter;
@@ -37,7 +42,7 @@ export class ServerMetrics {
   readonly #methods = new Map<string, MethodSeries>();
   readonly #codes = new CodeLabels();
   #up = false;
-  readonly #own = new HistogramChild([], DEFAULT_LATENCY_BUCKETS);
+  #wasDown = false;
   readonly #received: CounterChild;
   readonly #redelivered: CounterChild;
   readonly #expired: CounterChild;
@@ -49,20 +54,6 @@ export class ServerMetrics {
   readonly #reconnects: CounterChild;
   readonly #inFlight: GaugeChild;
   readonly #connected: GaugeChild;
-  readonly stats: Omit<ServerStats, "inFlight" | "latency"> = {
-    received: 0,
-    ok: 0,
-    // No prototype: a code named "constructor" is a count like any other.
-    errors: Object.create(null),
-    redelivered: 0,
-    expired: 0,
-    cacheHits: 0,
-    requeued: 0,
-    deadLettered: 0,
-    dropped: 0,
-    disconnects: 0,
-    reconnects: 0,
-  };
 
   constructor(registry: MetricsRegistry, queue: string) {
     this.#queue = queue;
@@ -128,7 +119,7 @@ export class ServerMetrics {
     ).labels(queue);
   }
 
-  /** The series of a method ("" for a single handler). */
+  /** The series of a method (`""` for a single handler). */
   method(name: string): MethodSeries {
     let series = this.#methods.get(name);
     if (series === undefined) {
@@ -143,32 +134,26 @@ export class ServerMetrics {
   }
 
   received(redelivered: boolean): void {
-    this.stats.received++;
     this.#received.inc();
     this.#inFlight.inc();
-    if (redelivered) {
-      this.stats.redelivered++;
-      this.#redelivered.inc();
-    }
+    if (redelivered) this.#redelivered.inc();
   }
 
   done(): void {
     this.#inFlight.dec();
   }
 
-  /** A reply is ready: `code` is the error code, or undefined for success. */
+  /** A reply is sent: `code` is the error code, or undefined for success. */
   answered(
     series: MethodSeries,
     code: string | undefined,
     started: number,
   ): void {
     if (code === undefined) {
-      this.stats.ok++;
       (series.ok ??= this.#requests.labels(this.#queue, series.name, "ok"))
         .inc();
     } else {
       code = this.#codes.of(code);
-      this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
       let counter = series.outcomes.get(code);
       if (counter === undefined) {
         counter = this.#requests.labels(this.#queue, series.name, code);
@@ -176,33 +161,26 @@ export class ServerMetrics {
       }
       counter.inc();
     }
-    const seconds = (performance.now() - started) / 1000;
-    series.duration.observe(seconds);
-    this.#own.observe(seconds);
+    series.duration.observe((performance.now() - started) / 1000);
   }
 
   expired(): void {
-    this.stats.expired++;
     this.#expired.inc();
   }
 
   cacheHit(): void {
-    this.stats.cacheHits++;
     this.#cacheHits.inc();
   }
 
   requeued(): void {
-    this.stats.requeued++;
     this.#requeued.inc();
   }
 
   deadLettered(): void {
-    this.stats.deadLettered++;
     this.#deadLettered.inc();
   }
 
   dropped(): void {
-    this.stats.dropped++;
     this.#dropped.inc();
   }
 
@@ -213,14 +191,11 @@ export class ServerMetrics {
       this.#up = up;
       this.#connected.inc(up ? 1 : -1);
     }
-    if (up) {
-      if (this.stats.disconnects > 0) {
-        this.stats.reconnects++;
-        this.#reconnects.inc();
-      }
-    } else {
-      this.stats.disconnects++;
+    if (!up) {
+      this.#wasDown = true;
       this.#disconnects.inc();
+    } else if (this.#wasDown) {
+      this.#reconnects.inc();
     }
   }
 
@@ -232,12 +207,31 @@ export class ServerMetrics {
     }
   }
 
+  /** The figures of the registry's series of this queue, as plain numbers. */
   snapshot(inFlight: number): ServerStats {
+    const ofQueue = (labels: Readonly<Record<string, string>>) =>
+      labels.queue === this.#queue;
+    const { ok = 0, ...errors } = countsBy(
+      this.#requests.series(),
+      "outcome",
+      ofQueue,
+    );
     return {
-      ...this.stats,
-      errors: { ...this.stats.errors },
+      received: this.#received.value,
+      ok,
+      errors,
+      redelivered: this.#redelivered.value,
+      expired: this.#expired.value,
+      cacheHits: this.#cacheHits.value,
+      requeued: this.#requeued.value,
+      deadLettered: this.#deadLettered.value,
+      dropped: this.#dropped.value,
+      disconnects: this.#disconnects.value,
+      reconnects: this.#reconnects.value,
       inFlight,
-      latency: latencyOf(this.#own.snapshot()),
+      latency: latencyOf(
+        this.#duration.series().filter((series) => ofQueue(series.labels)),
+      ),
     };
   }
 }

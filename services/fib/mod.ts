@@ -4,13 +4,13 @@
  * a method; `defaultMethod` names the one that answers requests naming no
  * method, as the tutorial's clients send them.
  *
- *     deno task server --handler ./services/fib.ts
+ *     deno task server --handler ./services/fib/mod.ts
  *
  * @module
  */
 
 import { fibMethod } from "./method.ts";
-import type { RpcMethod } from "../../lib/worker/methods.ts";
+import type { RpcMethod } from "../../mod.ts";
 
 /**
  * fib(n) in decimal, for n as a JSON number or as the tutorial's text.

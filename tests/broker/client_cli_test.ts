@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { fibMethod } from "../../services/fib/method.ts";
 import { runLoad } from "../../cli/load.ts";
-import { type RpcServer, serve } from "../../lib/worker/rpc_server.ts";
+import { type RpcServer, serve } from "../../mod.ts";
 import {
   AMQP_URL,
   assertOneLineError,

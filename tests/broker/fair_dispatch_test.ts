@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../lib/client/rpc_client.ts";
+import { RpcClient } from "../../mod.ts";
 import {
   AMQP_URL,
   type CliProcess,

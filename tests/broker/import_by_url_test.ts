@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { serve } from "../../lib/worker/rpc_server.ts";
+import { serve } from "../../mod.ts";
 import { AMQP_URL, ROOT, scratchQueue } from "../_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };

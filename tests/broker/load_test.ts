@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../lib/client/rpc_client.ts";
+import { RpcClient } from "../../mod.ts";
 import { fib } from "../../services/fib/fib.ts";
 import {
   AMQP_URL,

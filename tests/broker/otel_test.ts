@@ -6,13 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../lib/client/rpc_client.ts";
-import type { ClientMiddleware } from "../../lib/client/rpc_client.ts";
-import { RemoteError } from "../../lib/errors.ts";
-import { type OtelApi, otelMiddleware } from "../../lib/observability/otel.ts";
-import { serve } from "../../lib/worker/rpc_server.ts";
-import type { TraceContext } from "../../lib/protocol/trace.ts";
-import { newTraceparent, parseTraceparent } from "../../lib/protocol/trace.ts";
+import { RpcClient } from "../../mod.ts";
+import type { ClientMiddleware } from "../../mod.ts";
+import { RemoteError } from "../../mod.ts";
+import { type OtelApi, otelMiddleware } from "../../observability.ts";
+import { serve } from "../../mod.ts";
+import type { TraceContext } from "../../mod.ts";
+import { newTraceparent, parseTraceparent } from "../../observability.ts";
 import { AMQP_URL, scratchQueue } from "../_helpers.ts";
 import {
   AsyncLocalStorageContextManager,

@@ -5,10 +5,10 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../lib/client/rpc_client.ts";
+import { RpcClient } from "../../mod.ts";
 import { closeConnection, openConnection } from "../../lib/amqp/connection.ts";
-import { RemoteError } from "../../lib/errors.ts";
-import { serve } from "../../lib/worker/rpc_server.ts";
+import { RemoteError } from "../../mod.ts";
+import { serve } from "../../mod.ts";
 import { AMQP_URL, scratchQueue } from "../_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };

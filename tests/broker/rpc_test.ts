@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { RpcClient } from "../../lib/client/rpc_client.ts";
+import { RpcClient } from "../../mod.ts";
 import {
   ConnectionError,
   ConnectionLostError,
@@ -12,10 +12,10 @@ import {
   NoRouteError,
   RemoteError,
   TimeoutError,
-} from "../../lib/errors.ts";
+} from "../../mod.ts";
 import { fib } from "../../services/fib/fib.ts";
 import { fibHandler } from "../../services/fib/method.ts";
-import { QueueError, serve } from "../../lib/worker/rpc_server.ts";
+import { QueueError, serve } from "../../mod.ts";
 import { AMQP_URL, scratchQueue, waitFor } from "../_helpers.ts";
 import { rawPeer } from "../_amqp_peer.ts";
 

@@ -11,8 +11,8 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../lib/client/rpc_client.ts";
-import { type RpcServer, serve } from "../../lib/worker/rpc_server.ts";
+import { RpcClient } from "../../mod.ts";
+import { type RpcServer, serve } from "../../mod.ts";
 import type { PrivateBroker } from "../_private_broker.ts";
 import { startPrivateCluster } from "../_private_cluster.ts";
 import { waitFor } from "../_helpers.ts";

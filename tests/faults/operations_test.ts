@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../lib/client/rpc_client.ts";
-import { MethodNotFoundError, NoRouteError } from "../../lib/errors.ts";
-import { newTraceparent, parseTraceparent } from "../../lib/protocol/trace.ts";
+import { RpcClient } from "../../mod.ts";
+import { MethodNotFoundError, NoRouteError } from "../../mod.ts";
+import { newTraceparent, parseTraceparent } from "../../observability.ts";
 import {
   AMQP_URL,
   assertOneLineError,

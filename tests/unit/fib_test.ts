@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fib, MAX_FIB_N } from "../../services/fib/fib.ts";
-import { fibHandler, parseFibRequest } from "../../services/fib/method.ts";
+import { fibHandler } from "../../services/fib/method.ts";
+import { parseFibRequest } from "../../services/fib/parse.ts";
 import { HandlerError } from "../../lib/errors.ts";
 import { RpcRequest } from "../../lib/protocol/message.ts";
 

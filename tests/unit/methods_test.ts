@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { requestLogMiddleware } from "../../cli/_shared.ts";
+import { requestLogMiddleware } from "../../cli/request_log.ts";
 import {
   bodyKindOf,
   decodeValue,
@@ -13,15 +13,12 @@ import {
 } from "../../lib/protocol/codec.ts";
 import { HandlerError } from "../../lib/errors.ts";
 import { formatLogger } from "../../lib/observability/logger.ts";
-import {
-  type MessageProperties,
-  RpcRequest,
-} from "../../lib/protocol/message.ts";
-import {
-  composeMiddleware,
-  methodsHandler,
-  serviceOfModule,
-} from "../../lib/worker/methods.ts";
+import { RpcRequest } from "../../lib/protocol/message.ts";
+import type { MessageProperties } from "../../lib/protocol/properties.ts";
+import type { RpcHandler, RpcMethods } from "../../lib/worker/methods.ts";
+import type { ServerMiddleware } from "../../lib/worker/middleware.ts";
+import { Router } from "../../lib/worker/router.ts";
+import { serviceOfModule } from "../../lib/worker/module_service.ts";
 import { errorBodyOf } from "../../lib/protocol/error_reply.ts";
 import {
   formatTraceparent,
@@ -38,6 +35,34 @@ function request(body: string, properties: MessageProperties = {}): RpcRequest {
   });
 }
 
+/** What a worker runs for a request routed by `router`. */
+function handlerOf(router: Router): (request: RpcRequest) => unknown {
+  return (request) => {
+    const route = router.route(request.properties.type);
+    if (route === undefined) {
+      throw new HandlerError("METHOD_NOT_FOUND", "no such method");
+    }
+    return route.handle(request);
+  };
+}
+
+function methods(
+  table: RpcMethods,
+  options?: Parameters<typeof Router.ofMethods>[1],
+): (request: RpcRequest) => unknown {
+  return handlerOf(Router.ofMethods(table, options));
+}
+
+function withMiddleware(
+  middleware: ServerMiddleware[],
+  handler: (request: RpcRequest) => unknown,
+): (request: RpcRequest) => Promise<unknown> {
+  const handle = handlerOf(
+    Router.ofHandler(handler as RpcHandler, { middleware }),
+  );
+  return async (request) => await handle(request);
+}
+
 async function codeOf(run: () => unknown): Promise<string> {
   try {
     await run();
@@ -50,12 +75,12 @@ async function codeOf(run: () => unknown): Promise<string> {
 Deno.test({
   ...opts,
   name:
-    "methodsHandler() routes by the type property and decodes JSON arguments",
+    "Router.ofMethods() routes by the type property, and its routes decode JSON arguments",
   async fn() {
-    const handle = methodsHandler({
+    const handle = methods({
       add: ({ a, b }: { a: number; b: number }) => a + b,
       echo: (text: string) => text,
-    }, { queue: "calc" });
+    });
     const json = { contentType: "application/json" };
     assert.equal(
       await handle(request('{"a":1,"b":2}', { ...json, type: "add" })),
@@ -78,13 +103,13 @@ Deno.test({
 Deno.test({
   ...opts,
   name:
-    "methodsHandler() gives requests without a method to the default method, or to the only one",
+    "Router.ofMethods() gives requests without a method to the default method, or to the only one",
   async fn() {
-    const only = methodsHandler({
+    const only = methods({
       upper: (text: string) => text.toUpperCase(),
     });
     assert.equal(await only(request("abc")), "ABC");
-    const chosen = methodsHandler({
+    const chosen = methods({
       upper: (text: string) => text.toUpperCase(),
       lower: (text: string) => text.toLowerCase(),
     }, { defaultMethod: "lower" });
@@ -96,28 +121,29 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "methodsHandler() refuses bad method tables with TypeError",
+  name: "Router.ofMethods() refuses bad method tables with TypeError",
   fn() {
-    assert.throws(() => methodsHandler({}), TypeError);
+    assert.throws(() => Router.ofMethods({}), TypeError);
     assert.throws(
-      () => methodsHandler({ a: "x" } as unknown as Record<string, () => void>),
+      () =>
+        Router.ofMethods({ a: "x" } as unknown as Record<string, () => void>),
       TypeError,
     );
     assert.throws(
-      () => methodsHandler({ a: () => 1 }, { defaultMethod: "b" }),
-      /defaultMethod "b" is not one of the methods \(a\)/,
+      () => Router.ofMethods({ a: () => 1 }, { defaultMethod: "b" }),
+      /defaultMethod "b" is not one of its methods \(a\)/,
     );
-    assert.throws(() => methodsHandler({ "": () => 1 }), TypeError);
+    assert.throws(() => Router.ofMethods({ "": () => 1 }), TypeError);
   },
 });
 
 Deno.test({
   ...opts,
   name:
-    "composeMiddleware() runs middleware outermost first, and lets one refuse or replace the result",
+    "middleware runs outermost first, and may refuse a request or replace its result",
   async fn() {
     const seen: string[] = [];
-    const handle = composeMiddleware([
+    const handle = withMiddleware([
       async (_request, next) => {
         seen.push("a in");
         const result = await next();
@@ -143,13 +169,13 @@ Deno.test({
       await codeOf(() => handle(request("stop"))),
       "PERMISSION_DENIED",
     );
-    const twice = composeMiddleware([async (_r, next) => {
+    const twice = withMiddleware([async (_r, next) => {
       await next();
       return await next();
     }], () => 1);
     await assert.rejects(twice(request("")), /next\(\) called more than once/);
     assert.throws(
-      () => composeMiddleware([1 as unknown as () => void], () => 1),
+      () => withMiddleware([1 as unknown as ServerMiddleware], () => 1),
       TypeError,
     );
   },
@@ -330,7 +356,7 @@ Deno.test({
       level: "debug",
       write: (line) => debug.push(JSON.parse(line)),
     });
-    const handle = composeMiddleware([
+    const handle = withMiddleware([
       requestLogMiddleware({
         logger,
         say: (line) => said.push(line),
@@ -411,10 +437,10 @@ Deno.test({
 Deno.test({
   ...opts,
   name:
-    "methodsHandler() answers an unknown method before any middleware runs, and a middleware that forgets to wait for next() crashes nothing",
+    "a request for an unknown method has no route, so no middleware runs for it; a middleware that forgets to wait for next() crashes nothing",
   async fn() {
     const seen: string[] = [];
-    const handle = methodsHandler({
+    const handle = methods({
       ok: () => "fine",
       fails: () => Promise.reject(new Error("late failure")),
     }, {
@@ -444,7 +470,7 @@ Deno.test({
   name:
     "a middleware that calls next() twice without waiting gets a refusal, and crashes nothing",
   async fn() {
-    const handle = composeMiddleware([(_request, next) => {
+    const handle = withMiddleware([(_request, next) => {
       const first = next();
       next(); // a bug: refused, and its refusal is not left unhandled
       return first;

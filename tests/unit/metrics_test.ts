@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
+import { Counter } from "../../lib/observability/metrics/counter.ts";
+import { Gauge } from "../../lib/observability/metrics/gauge.ts";
 import {
-  Counter,
   DEFAULT_LATENCY_BUCKETS,
-  Gauge,
   Histogram,
+} from "../../lib/observability/metrics/histogram.ts";
+import { quantileOf } from "../../lib/observability/metrics/quantile.ts";
+import {
   MetricsRegistry,
   PROMETHEUS_CONTENT_TYPE,
-  quantileOf,
 } from "../../lib/observability/metrics/registry.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { HandlerError, ProtocolError, RemoteError } from "../../lib/errors.ts";
 import {
-  deadlineOf,
   decodeErrorReply,
   encodeErrorBody,
   errorBodyOf,
 } from "../../lib/protocol/error_reply.ts";
+import { deadlineOf } from "../../lib/protocol/request.ts";
 import {
   identityOf,
   maskUrl,

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  directReplyNode,
-  DirectReplyNodes,
-} from "../../lib/worker/reply_to_guard.ts";
+import { directReplyNode } from "../../lib/protocol/reply_to.ts";
+import { ReplyToGuard } from "../../lib/worker/reply_to_guard.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -28,9 +26,9 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "DirectReplyNodes probes each new node once and remembers the outcome",
+  name: "ReplyToGuard probes each new node once and remembers the outcome",
   async fn() {
-    const nodes = new DirectReplyNodes();
+    const nodes = new ReplyToGuard();
     assert.equal(nodes.verdict("rpc_replies"), "plain");
     assert.equal(nodes.verdict("amq.rabbitmq.reply-to.abc.def"), "bad");
     assert.equal(nodes.verdict(REAL), "unknown");

@@ -1,0 +1,17 @@
+/**
+ * The version of the wire protocol (`PROTOCOL.md`) this library speaks.
+ *
+ * @module
+ */
+
+/**
+ * The version of `PROTOCOL.md` this library implements.
+ *
+ * @example
+ * ```ts
+ * import { PROTOCOL_VERSION } from "./version.ts";
+ *
+ * console.log(`rabbit-rpc protocol ${PROTOCOL_VERSION}`); // rabbit-rpc protocol 1.3
+ * ```
+ */
+export const PROTOCOL_VERSION = "1.3";

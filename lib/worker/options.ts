@@ -1,0 +1,291 @@
+/**
+ * The options of `serve`, their defaults, and their checks, in one place:
+ * {@linkcode resolveServeOptions} turns what the user gave into what the
+ * worker runs with.
+ *
+ * @module
+ */
+
+import {
+  type ConnectionOptions,
+  defaultConnectionName,
+} from "../amqp/connection.ts";
+import {
+  checkInteger,
+  checkName,
+  checkNonNegative,
+  checkOneOf,
+  optionTypeError,
+} from "../checks.ts";
+import { type Logger, silentLogger } from "../observability/logger.ts";
+import { MetricsRegistry } from "../observability/metrics/registry.ts";
+import type { HeaderValue } from "../protocol/properties.ts";
+import {
+  QUEUE_TYPES,
+  type QueueType,
+  type RequestQueue,
+} from "../protocol/queue.ts";
+import type { RpcHandler, RpcMethods } from "./methods.ts";
+import type { ServerMiddleware } from "./middleware.ts";
+import { DEFAULT_REPLY_CACHE_SIZE } from "./reply_cache.ts";
+import { Router } from "./router.ts";
+
+/** The queue of the tutorial, consumed when none is given. */
+export const DEFAULT_QUEUE = "rpc_queue";
+
+/** The default delivery limit of quorum request queues. */
+export const DEFAULT_DELIVERY_LIMIT = 5;
+
+/** How long a closing worker lets running handlers finish, by default. */
+export const DEFAULT_GRACE_PERIOD = 10_000;
+
+/** The default largest request body a worker accepts: 1 MiB. */
+export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+
+/**
+ * Options of `serve`.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "./options.ts";
+ *
+ * const options: ServeOptions = {
+ *   queue: "calc",
+ *   prefetch: 10,
+ *   methods: { add: ({ a, b }: { a: number; b: number }) => a + b },
+ * };
+ * console.log(options.queue, options.prefetch); // calc 10
+ * ```
+ */
+export interface ServeOptions extends ConnectionOptions {
+  /**
+   * The queue to consume.
+   *
+   * @default {"rpc_queue"}
+   */
+  queue?: string;
+  /**
+   * How many requests this worker handles at once (`basic.qos`), from 1 to
+   * 65535; 1, as in the tutorial, deals requests round-robin.
+   *
+   * @default {1}
+   */
+  prefetch?: number;
+  /**
+   * Arguments of the queue declaration (e.g. `x-max-length`). The default,
+   * none, is the tutorial's declaration, which its programs in other
+   * languages share.
+   *
+   * @default {{}}
+   */
+  queueArguments?: Record<string, HeaderValue>;
+  /**
+   * The type of the request queue: `classic` (declared as the tutorial
+   * declares it) or `quorum`: durable and replicated across a cluster's
+   * nodes, with a delivery limit and a dead-letter queue. On a quorum
+   * queue, an idempotent request whose handler fails unexpectedly (an error
+   * reply with code `INTERNAL`) goes back to the queue for another try, on
+   * this worker or another; after `deliveryLimit` tries it is answered with
+   * the error and parked in the dead-letter queue instead of looping. A
+   * request whose workers died holding it more than `deliveryLimit` times is
+   * parked by the broker.
+   *
+   * @default {"classic"}
+   */
+  queueType?: QueueType;
+  /**
+   * Quorum queues: how many times a request is handed back before it is
+   * parked (`x-delivery-limit`). Every return counts, those of workers that
+   * stop or lose their connection while holding it too.
+   *
+   * @default {5}
+   */
+  deliveryLimit?: number;
+  /**
+   * Quorum queues: the queue where parked requests go (declared as a
+   * quorum queue too), or `false` to drop them instead.
+   *
+   * @default {"<queue>.dead-letter"}
+   */
+  deadLetterQueue?: string | false;
+  /**
+   * Requests with a larger body, in bytes, get a `TOO_LARGE` error reply
+   * without running the handler.
+   *
+   * @default {1048576}
+   */
+  maxRequestBytes?: number;
+  /**
+   * How long `RpcServer.close` lets running handlers finish before it
+   * aborts their signals, in milliseconds.
+   *
+   * @default {10000}
+   */
+  gracePeriod?: number;
+  /**
+   * How many replies to idempotent calls the worker remembers, by message
+   * id, to answer a repeat without running the handler again (at most
+   * 32 MiB of them); 0 turns the cache off.
+   *
+   * @default {10000}
+   */
+  replyCacheSize?: number;
+  /** Closes the server when it aborts. */
+  signal?: AbortSignal;
+  /** Called once the server consumes. */
+  onListen?: (info: { queue: string }) => void;
+  /**
+   * Many methods on one queue, by name, instead of one handler: a request
+   * names its method in the AMQP `type` property; its body is decoded by
+   * content type and handed to the method, whose result is encoded the
+   * same way (a string as text, bytes as bytes, anything else as JSON). A
+   * request for a method not here is answered `METHOD_NOT_FOUND`.
+   */
+  methods?: RpcMethods;
+  /**
+   * With `methods`: the method of requests that name none, as the
+   * tutorial's clients do.
+   *
+   * @default {the only method, if there is one}
+   */
+  defaultMethod?: string;
+  /**
+   * Runs around every request, the first outermost: for authorization,
+   * logging, metrics or tracing. See {@linkcode ServerMiddleware}. With
+   * `methods`, it runs once a request is routed to a method: a request for
+   * a method that does not exist is answered `METHOD_NOT_FOUND` before any.
+   *
+   * @default {[]}
+   */
+  middleware?: readonly ServerMiddleware[];
+  /**
+   * Where the worker counts its requests, for Prometheus (by default a
+   * registry of its own, as `RpcServer.metrics`).
+   */
+  metrics?: MetricsRegistry;
+}
+
+/**
+ * What a worker runs with: the options checked, with their defaults.
+ *
+ * @example
+ * ```ts
+ * import { resolveServeOptions, type WorkerConfig } from "./options.ts";
+ *
+ * const config: WorkerConfig = resolveServeOptions({ queue: "echo" }, (r) => r.text());
+ * console.log(config.queue.name, config.prefetch); // echo 1
+ * ```
+ */
+export interface WorkerConfig extends ConnectionOptions {
+  /** The request queue and its declaration. */
+  readonly queue: RequestQueue;
+  /** The prefetch. */
+  readonly prefetch: number;
+  /** Routes requests to what answers them. */
+  readonly router: Router;
+  /** The largest request body accepted. */
+  readonly maxRequestBytes: number;
+  /** How long a close lets handlers finish. */
+  readonly gracePeriod: number;
+  /** How many replies the cache holds. */
+  readonly replyCacheSize: number;
+  /** Where requests that fail again and again get another try, or none. */
+  readonly deliveryLimit: number | undefined;
+  /** Where the worker counts. */
+  readonly metrics: MetricsRegistry;
+  /** Where it reports. */
+  readonly logger: Logger;
+  /** The name the broker shows for its connection. */
+  readonly connectionName: string;
+}
+
+/**
+ * Checks `serve`'s options and fills in the defaults.
+ *
+ * @example
+ * ```ts
+ * import { resolveServeOptions } from "./options.ts";
+ *
+ * const config = resolveServeOptions({ queue: "calc", methods: { add: () => 0 } });
+ * console.log(config.router.defaultMethod); // add
+ * ```
+ *
+ * @throws {TypeError} for an option of the wrong type, or both or neither of
+ * a handler and `methods`.
+ * @throws {RangeError} for an option out of range.
+ */
+export function resolveServeOptions(
+  options: ServeOptions,
+  handler?: RpcHandler,
+): WorkerConfig {
+  const queue = checkName("queue", options.queue ?? DEFAULT_QUEUE);
+  let router: Router;
+  if (options.methods !== undefined) {
+    if (handler !== undefined) {
+      throw optionTypeError(
+        "methods",
+        "must not be given with a handler: pass one or the other",
+      );
+    }
+    router = Router.ofMethods(options.methods, {
+      defaultMethod: options.defaultMethod,
+      middleware: options.middleware,
+    });
+  } else {
+    if (options.defaultMethod !== undefined) {
+      throw optionTypeError("defaultMethod", "needs options.methods");
+    }
+    router = Router.ofHandler(handler!, { middleware: options.middleware });
+  }
+  const type = checkOneOf(
+    "queueType",
+    options.queueType ?? "classic",
+    QUEUE_TYPES,
+  );
+  const deliveryLimit = checkInteger(
+    "deliveryLimit",
+    options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT,
+    { min: 0 },
+  );
+  const deadLetterQueue = options.deadLetterQueue ?? `${queue}.dead-letter`;
+  if (deadLetterQueue !== false) checkName("deadLetterQueue", deadLetterQueue);
+  const arguments_ = options.queueArguments ?? {};
+  if (typeof arguments_ !== "object" || arguments_ === null) {
+    throw optionTypeError("queueArguments", "must be an object");
+  }
+  return {
+    url: options.url,
+    tls: options.tls,
+    reconnect: options.reconnect,
+    queue: {
+      name: queue,
+      type,
+      deliveryLimit,
+      deadLetterQueue: type === "quorum" ? deadLetterQueue : false,
+      arguments: arguments_,
+    },
+    prefetch: checkInteger("prefetch", options.prefetch ?? 1, {
+      min: 1,
+      max: 65535,
+    }),
+    router,
+    maxRequestBytes: checkNonNegative(
+      "maxRequestBytes",
+      options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    ),
+    gracePeriod: checkNonNegative(
+      "gracePeriod",
+      options.gracePeriod ?? DEFAULT_GRACE_PERIOD,
+    ),
+    replyCacheSize: checkInteger(
+      "replyCacheSize",
+      options.replyCacheSize ?? DEFAULT_REPLY_CACHE_SIZE,
+      { min: 0 },
+    ),
+    deliveryLimit: type === "quorum" ? deliveryLimit : undefined,
+    metrics: options.metrics ?? new MetricsRegistry(),
+    logger: options.logger ?? silentLogger,
+    connectionName: options.connectionName ??
+      defaultConnectionName(`worker ${queue}`),
+  };
+}
