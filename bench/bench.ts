@@ -54,6 +54,9 @@ Options:
   --impls LIST        comma-separated subset of: ${
   Object.keys(LABELS).join(",")
 }
+  --baseline DIR      also measure the library of another checkout (e.g. a
+                      git worktree of an earlier commit) as "baseline",
+                      interleaved with the others: a before/after in one run
   --name NAME         results file name (default: latest, quick or smoke)
   --json              print the report as JSON on stdout
   --readme            also put the summary into README.md (full runs)
@@ -137,9 +140,9 @@ class Side {
   static async start(
     impl: string,
     role: "client" | "worker",
-    queue: string,
-    replyQueue: string,
+    queues: { queue: string; replyQueue: string; baseline?: string },
   ): Promise<Side> {
+    const { queue, replyQueue, baseline } = queues;
     const child = new Deno.Command(denoPath(), {
       args: [
         "run",
@@ -147,9 +150,11 @@ class Side {
         "--no-prompt",
         "--allow-net",
         "--allow-env=AMQP_URL",
+        ...(baseline ? [`--allow-read=${baseline}`] : []),
         new URL("run_side.ts", BENCH).pathname,
         ...["--impl", impl, "--role", role],
         ...["--queue", queue, "--reply-queue", replyQueue],
+        ...(baseline ? ["--baseline", baseline] : []),
       ],
       env: { NO_COLOR: "1" },
       stdin: "piped",
@@ -369,6 +374,7 @@ async function main(args: string[]): Promise<number> {
         duration: { type: "string" },
         warmup: { type: "string" },
         impls: { type: "string" },
+        baseline: { type: "string" },
         name: { type: "string" },
         json: { type: "boolean", default: false },
         readme: { type: "boolean", default: false },
@@ -397,7 +403,7 @@ async function main(args: string[]): Promise<number> {
     }
     return n;
   };
-  let impls = Object.keys(LABELS);
+  let impls = Object.keys(LABELS).filter((impl) => impl !== "baseline");
   try {
     mode.rounds = number("--rounds", flags.rounds, 1) ?? mode.rounds;
     mode.measureMs = number("--duration", flags.duration, 10) ?? mode.measureMs;
@@ -406,6 +412,12 @@ async function main(args: string[]): Promise<number> {
       impls = flags.impls.split(",").map((s) => s.trim());
       const unknown = impls.filter((i) => !(i in LABELS));
       if (unknown.length) throw new RangeError(`unknown --impls: ${unknown}`);
+    }
+    if (flags.baseline !== undefined && !impls.includes("baseline")) {
+      impls.splice(1, 0, "baseline");
+    }
+    if (impls.includes("baseline") && flags.baseline === undefined) {
+      throw new RangeError("--impls baseline needs --baseline DIR");
     }
   } catch (error) {
     console.error(`Error: ${(error as Error).message}. Run with --help.`);
@@ -451,13 +463,21 @@ async function main(args: string[]): Promise<number> {
     await Promise.all(impls.map(async (impl) => {
       workers.set(
         impl,
-        await Side.start(impl, "worker", queueOf(impl), replyQueue),
+        await Side.start(impl, "worker", {
+          queue: queueOf(impl),
+          replyQueue,
+          baseline: flags.baseline,
+        }),
       );
     }));
     await Promise.all(impls.map(async (impl) => {
       clients.set(
         impl,
-        await Side.start(impl, "client", queueOf(impl), replyQueue),
+        await Side.start(impl, "client", {
+          queue: queueOf(impl),
+          replyQueue,
+          baseline: flags.baseline,
+        }),
       );
     }));
     const runFor = (

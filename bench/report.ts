@@ -105,6 +105,7 @@ export interface Report {
 /** Display names, in display order. */
 export const LABELS: Record<string, string> = {
   ours: "rabbit-rpc (ours)",
+  baseline: "rabbit-rpc (baseline, --baseline)",
   raw: "raw ping-pong (limit)",
   direct: "plain RPC on amqp-client",
   rmqc: "rabbitmq-client RPCClient",
@@ -113,6 +114,7 @@ export const LABELS: Record<string, string> = {
 
 const COLORS: Record<string, string> = {
   ours: "#d62728",
+  baseline: "#ff7f0e",
   raw: "#222222",
   direct: "#1f77b4",
   rmqc: "#2ca02c",

@@ -25,7 +25,7 @@ import { percentile } from "../cli/load.ts";
 import { DEFAULT_URL } from "../lib/amqp/url.ts";
 import type { ClientSide, Implementation, WorkerSide } from "./impl/common.ts";
 import { direct } from "./impl/direct.ts";
-import { ours } from "./impl/ours.ts";
+import { type Library, ours, oursFrom } from "./impl/ours.ts";
 import { raw } from "./impl/raw.ts";
 import { rmqc } from "./impl/rmqc.ts";
 import { tutorial } from "./impl/tutorial.ts";
@@ -143,6 +143,15 @@ async function measure(
   };
 }
 
+/**
+ * The library of another checkout (`--baseline DIR`, e.g. a git worktree
+ * of an earlier commit), measured as `baseline` beside `ours`.
+ */
+async function baseline(dir: string): Promise<Implementation> {
+  const url = new URL("mod.ts", `file://${dir.replace(/\/?$/, "/")}`);
+  return oursFrom(await import(url.href) as Library);
+}
+
 async function main(args: string[]): Promise<number> {
   const flags = parseArgs({
     args,
@@ -151,10 +160,13 @@ async function main(args: string[]): Promise<number> {
       role: { type: "string" },
       queue: { type: "string" },
       "reply-queue": { type: "string" },
+      baseline: { type: "string" },
     },
     strict: true,
   }).values;
-  const impl = IMPLEMENTATIONS[flags.impl ?? ""];
+  const impl = flags.impl === "baseline" && flags.baseline
+    ? await baseline(flags.baseline)
+    : IMPLEMENTATIONS[flags.impl ?? ""];
   const role = flags.role;
   if (!impl || (role !== "client" && role !== "worker") || !flags.queue) {
     await write({ error: "usage: --impl NAME --role client|worker --queue Q" });
