@@ -29,7 +29,7 @@ import {
   summaryLines,
   textOf,
 } from "./client_output.ts";
-import { describeError } from "./describe_error.ts";
+import { runProgram } from "./exit.ts";
 import {
   CONNECTION_FLAGS,
   CONNECTION_HELP,
@@ -37,7 +37,6 @@ import {
   type ProgramEnv,
   UsageError,
   usageErrorOf,
-  usageLine,
   wholeNumber,
 } from "./flags.ts";
 import {
@@ -154,14 +153,8 @@ interface Request {
  * answer, for a load), 1 when a call failed, 2 for a bad command line, 130
  * for a load stopped with Ctrl-C.
  */
-export async function main(args: string[], env: ProgramEnv): Promise<number> {
-  try {
-    return await run(args, env);
-  } catch (error) {
-    const usage = usageErrorOf(error, FLAGS);
-    console.error(usage ? usageLine(usage) : describeError(error));
-    return usage ? 2 : 1;
-  }
+export function main(args: string[], env: ProgramEnv): Promise<number> {
+  return runProgram(() => run(args, env), FLAGS);
 }
 
 async function run(args: string[], env: ProgramEnv): Promise<number> {

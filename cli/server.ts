@@ -25,15 +25,13 @@ import { serve } from "../lib/worker/serve.ts";
 import { fibMethod } from "../services/fib/method.ts";
 import * as fibService from "../services/fib/mod.ts";
 import { DEFAULT_MAX_N } from "../services/fib/parse.ts";
-import { describeError } from "./describe_error.ts";
+import { runProgram } from "./exit.ts";
 import {
   CONNECTION_FLAGS,
   CONNECTION_HELP,
   connectionOptions,
   type ProgramEnv,
   UsageError,
-  usageErrorOf,
-  usageLine,
   wholeNumber,
 } from "./flags.ts";
 import { loadModule } from "./handler_module.ts";
@@ -127,14 +125,8 @@ const OPTIONS = {
  * if it could not start or lost its connection for good, 2 for a bad
  * command line. Every failure is one line on stderr.
  */
-export async function main(args: string[], env: ProgramEnv): Promise<number> {
-  try {
-    return await run(args, env);
-  } catch (error) {
-    const usage = usageErrorOf(error, FLAGS);
-    console.error(usage ? usageLine(usage) : describeError(error));
-    return usage ? 2 : 1;
-  }
+export function main(args: string[], env: ProgramEnv): Promise<number> {
+  return runProgram(() => run(args, env), FLAGS);
 }
 
 async function run(args: string[], env: ProgramEnv): Promise<number> {

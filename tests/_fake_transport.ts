@@ -5,9 +5,12 @@
  * @module
  */
 
-import type { MessageProperties } from "../mod.ts";
-import type { ConnectionState } from "../mod.ts";
-import type { RpcTransport, TransportListener } from "../mod.ts";
+import type {
+  ConnectionState,
+  MessageProperties,
+  RpcTransport,
+  TransportListener,
+} from "../mod.ts";
 
 /** One request the client published. */
 export interface Published {

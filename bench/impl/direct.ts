@@ -9,8 +9,13 @@
  * @module
  */
 
-import { closeQuietly, connect } from "./common.ts";
-import type { ClientSide, Implementation, WorkerSide } from "./common.ts";
+import {
+  type ClientSide,
+  closeQuietly,
+  connect,
+  type Implementation,
+  type WorkerSide,
+} from "./common.ts";
 import type { AMQPClient } from "../deps.ts";
 
 export const direct: Implementation = {

@@ -9,8 +9,13 @@
  * @module
  */
 
-import { closeQuietly, connect } from "./common.ts";
-import type { ClientSide, Implementation, WorkerSide } from "./common.ts";
+import {
+  type ClientSide,
+  closeQuietly,
+  connect,
+  type Implementation,
+  type WorkerSide,
+} from "./common.ts";
 
 export const raw: Implementation = {
   async client({ url, queue, replyQueue, name }): Promise<ClientSide> {

@@ -10,8 +10,12 @@
 
 import { Buffer } from "node:buffer";
 import { RabbitConnection } from "../deps.ts";
-import { FRAME_MAX } from "./common.ts";
-import type { ClientSide, Implementation, WorkerSide } from "./common.ts";
+import {
+  type ClientSide,
+  FRAME_MAX,
+  type Implementation,
+  type WorkerSide,
+} from "./common.ts";
 
 function open(url: string, name: string) {
   return new RabbitConnection({

@@ -8,8 +8,12 @@
  * @module
  */
 
-import { closeQuietly, connect } from "./common.ts";
-import type { ClientSide, Implementation } from "./common.ts";
+import {
+  type ClientSide,
+  closeQuietly,
+  connect,
+  type Implementation,
+} from "./common.ts";
 import { directWorker } from "./direct.ts";
 
 export const tutorial: Implementation = {

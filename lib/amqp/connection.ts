@@ -9,7 +9,7 @@
 import { optionTypeError } from "../checks.ts";
 
 import type { ReconnectOptions } from "./backoff.ts";
-import { connectionError } from "./connection_error.ts";
+import { connectionError } from "./_connection_error.ts";
 import { AMQPClient, type AMQPTlsOptions } from "../deps.ts";
 import { AccessRefusedError, ConnectionError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";

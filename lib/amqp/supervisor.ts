@@ -18,7 +18,7 @@ import {
   type ConnectionOptions,
   openConnection,
 } from "./connection.ts";
-import { failoverOrder } from "./failover.ts";
+import { failoverOrder } from "./_failover.ts";
 import type { AMQPClient } from "../deps.ts";
 import { AccessRefusedError, ConnectionError } from "../errors.ts";
 import { type Logger, silentLogger } from "../observability/logger.ts";

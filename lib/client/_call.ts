@@ -7,7 +7,7 @@
 import type { RpcReply } from "../protocol/message.ts";
 import type { MessageProperties } from "../protocol/properties.ts";
 import type { ClientMetrics } from "./_metrics.ts";
-import type { PendingCall } from "./pending_calls.ts";
+import type { PendingCall } from "./_pending_calls.ts";
 
 /**
  * A call in the pending map. Its `resolve` and `reject` count it before they

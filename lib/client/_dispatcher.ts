@@ -24,7 +24,7 @@ import { errorCodeOf } from "../protocol/reply.ts";
 import { requestProperties, type RequestSender } from "../protocol/request.ts";
 import type { Call } from "./_call.ts";
 import type { ClientMetrics } from "./_metrics.ts";
-import { type PendingCall, PendingCalls } from "./pending_calls.ts";
+import { type PendingCall, PendingCalls } from "./_pending_calls.ts";
 import type { RpcTransport } from "./transport.ts";
 
 /** What a dispatcher works with. */

@@ -13,8 +13,8 @@ import { errorBodyOf, errorReply } from "../protocol/error_reply.ts";
 import { RpcRequest } from "../protocol/message.ts";
 import type { Reply } from "../protocol/reply.ts";
 import { deadlineOf } from "../protocol/request.ts";
-import { resultReply } from "./outcome.ts";
-import type { Route } from "./router.ts";
+import { resultReply } from "./_outcome.ts";
+import type { Route } from "./_router.ts";
 import type { Delivery } from "./transport.ts";
 
 const EMPTY = new Uint8Array(0);

@@ -27,8 +27,8 @@ import {
 } from "../protocol/queue.ts";
 import type { RpcHandler, RpcMethods } from "./methods.ts";
 import type { ServerMiddleware } from "./middleware.ts";
-import { DEFAULT_REPLY_CACHE_SIZE } from "./reply_cache.ts";
-import { Router } from "./router.ts";
+import { DEFAULT_REPLY_CACHE_SIZE } from "./_reply_cache.ts";
+import { Router } from "./_router.ts";
 
 /** The queue of the tutorial, consumed when none is given. */
 export const DEFAULT_QUEUE = "rpc_queue";

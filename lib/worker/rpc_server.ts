@@ -1,7 +1,7 @@
 /**
  * {@linkcode RpcServer}: a running worker. Its path for each request reads
  * top to bottom: deliver → decide (`admit`) → run → decide (`conclude`) →
- * reply → ack. The decisions are in `decide.ts` and do no I/O; the I/O is
+ * reply → ack. The decisions are in `_decide.ts` and do no I/O; the I/O is
  * behind the {@linkcode WorkerTransport} seam.
  *
  * @module
@@ -18,11 +18,11 @@ import { WorkerLink } from "./_link.ts";
 import { ServerMetrics } from "./_metrics.ts";
 import { HandlerRunner } from "./_runner.ts";
 import { allSettled } from "./_settled.ts";
-import { admit, conclude, type Policy } from "./decide.ts";
+import { admit, conclude, type Policy } from "./_decide.ts";
 import type { WorkerConfig } from "./options.ts";
-import { ReplyCache } from "./reply_cache.ts";
-import { ReplyToGuard } from "./reply_to_guard.ts";
-import { type Route, UNKNOWN_METHOD } from "./router.ts";
+import { ReplyCache } from "./_reply_cache.ts";
+import { ReplyToGuard } from "./_reply_to_guard.ts";
+import { type Route, UNKNOWN_METHOD } from "./_router.ts";
 import type { Delivery, WorkerTransport } from "./transport.ts";
 
 /**

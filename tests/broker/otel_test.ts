@@ -6,13 +6,19 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../mod.ts";
-import type { ClientMiddleware } from "../../mod.ts";
-import { RemoteError } from "../../mod.ts";
-import { type OtelApi, otelMiddleware } from "../../observability.ts";
-import { serve } from "../../mod.ts";
-import type { TraceContext } from "../../mod.ts";
-import { newTraceparent, parseTraceparent } from "../../observability.ts";
+import {
+  type ClientMiddleware,
+  RemoteError,
+  RpcClient,
+  serve,
+  type TraceContext,
+} from "../../mod.ts";
+import {
+  newTraceparent,
+  type OtelApi,
+  otelMiddleware,
+  parseTraceparent,
+} from "../../observability.ts";
 import { AMQP_URL, scratchQueue } from "../_helpers.ts";
 import {
   AsyncLocalStorageContextManager,

@@ -5,10 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../mod.ts";
+import { RemoteError, RpcClient, serve } from "../../mod.ts";
 import { closeConnection, openConnection } from "../../lib/amqp/connection.ts";
-import { RemoteError } from "../../mod.ts";
-import { serve } from "../../mod.ts";
 import { AMQP_URL, scratchQueue } from "../_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };

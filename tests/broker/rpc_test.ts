@@ -4,18 +4,20 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { RpcClient } from "../../mod.ts";
 import {
   ConnectionError,
   ConnectionLostError,
   HandlerError,
   NoRouteError,
+  QueueError,
   RemoteError,
+  RpcClient,
+  serve,
   TimeoutError,
 } from "../../mod.ts";
 import { fib } from "../../services/fib/fib.ts";
 import { fibHandler } from "../../services/fib/method.ts";
-import { QueueError, serve } from "../../mod.ts";
+import { startRig } from "./_rig.ts";
 import { AMQP_URL, scratchQueue, waitFor } from "../_helpers.ts";
 import { rawPeer } from "../_amqp_peer.ts";
 
@@ -26,10 +28,8 @@ Deno.test({
   ...opts,
   name: "a call round-trips through a worker on the real broker",
   async fn() {
-    await using scratch = scratchQueue("roundtrip");
-    const queue = scratch.name;
-    await using _server = await serve({ url, queue }, fibHandler());
-    await using client = await RpcClient.connect({ url });
+    await using rig = await startRig("roundtrip", { handler: fibHandler() });
+    const { queue, client } = rig;
     const reply = await client.call(queue, "30");
     assert.equal(reply.text(), "832040");
     assert.equal(reply.properties.contentType, "text/plain");
@@ -41,13 +41,11 @@ Deno.test({
   ...opts,
   name: "a client with direct reply-to gets its replies",
   async fn() {
-    await using scratch = scratchQueue("direct");
-    const queue = scratch.name;
-    await using _server = await serve({ url, queue }, fibHandler());
-    await using client = await RpcClient.connect({
-      url,
-      replyQueue: "direct",
+    await using rig = await startRig("direct", {
+      handler: fibHandler(),
+      client: { replyQueue: "direct" },
     });
+    const { queue, client } = rig;
     assert.equal((await client.call(queue, "10")).text(), "55");
   },
 });
@@ -56,13 +54,11 @@ Deno.test({
   ...opts,
   name: "1,000 concurrent calls on one client each get their own answer",
   async fn() {
-    await using scratch = scratchQueue("concurrent");
-    const queue = scratch.name;
-    await using _server = await serve(
-      { url, queue, prefetch: 50 },
-      fibHandler(),
-    );
-    await using client = await RpcClient.connect({ url });
+    await using rig = await startRig("concurrent", {
+      handler: fibHandler(),
+      serve: { prefetch: 50 },
+    });
+    const { queue, client } = rig;
     const replies = await Promise.all(
       Array.from({ length: 1000 }, (_, n) => client.call(queue, String(n))),
     );
@@ -188,23 +184,23 @@ Deno.test({
   ...opts,
   name: "handler errors reach the caller as RemoteError with their code",
   async fn() {
-    await using scratch = scratchQueue("remote-error");
-    const queue = scratch.name;
-    await using _server = await serve({ url, queue }, (request) => {
-      switch (request.text()) {
-        case "type":
-          throw new TypeError("not a number");
-        case "range":
-          throw new RangeError("too big");
-        case "custom":
-          throw new HandlerError("METHOD_NOT_FOUND", "no such method");
-        case "bytes":
-          return new Uint8Array([1, 2, 3]);
-        default:
-          throw new Error("boom");
-      }
+    await using rig = await startRig("remote-error", {
+      handler: (request) => {
+        switch (request.text()) {
+          case "type":
+            throw new TypeError("not a number");
+          case "range":
+            throw new RangeError("too big");
+          case "custom":
+            throw new HandlerError("METHOD_NOT_FOUND", "no such method");
+          case "bytes":
+            return new Uint8Array([1, 2, 3]);
+          default:
+            throw new Error("boom");
+        }
+      },
     });
-    await using client = await RpcClient.connect({ url });
+    const { queue, client } = rig;
     const expect = async (body: string, code: string, name: string) => {
       await assert.rejects(client.call(queue, body), (err) => {
         assert.ok(err instanceof RemoteError);

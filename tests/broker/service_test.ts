@@ -6,14 +6,22 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../mod.ts";
-import type { ClientMiddleware } from "../../mod.ts";
-import { HandlerError, MethodNotFoundError, RemoteError } from "../../mod.ts";
-import type { ServerMiddleware } from "../../mod.ts";
-import { serviceOfModule } from "../../mod.ts";
-import { MetricsRegistry } from "../../observability.ts";
-import { serve } from "../../mod.ts";
-import { newTraceparent, parseTraceparent } from "../../observability.ts";
+import {
+  type ClientMiddleware,
+  HandlerError,
+  MethodNotFoundError,
+  RemoteError,
+  RpcClient,
+  serve,
+  type ServerMiddleware,
+  serviceOfModule,
+} from "../../mod.ts";
+import {
+  MetricsRegistry,
+  newTraceparent,
+  parseTraceparent,
+} from "../../observability.ts";
+import { startRig } from "./_rig.ts";
 import { AMQP_URL, scratchQueue } from "../_helpers.ts";
 import * as calc from "../fixtures/calc_service.ts";
 
@@ -133,14 +141,10 @@ Deno.test({
   ...opts,
   name: "a request body that is not JSON is answered INVALID_ARGUMENT",
   async fn() {
-    await using scratch = scratchQueue("bad-json");
-    const queue = scratch.name;
-    await using _server = await serve({
-      url,
-      queue,
-      methods: { add: calc.add },
+    await using rig = await startRig("bad-json", {
+      serve: { methods: { add: calc.add } },
     });
-    await using client = await RpcClient.connect({ url });
+    const { queue, client } = rig;
     await assert.rejects(
       client.call(queue, "{not json", {
         properties: { type: "add", contentType: "application/json" },

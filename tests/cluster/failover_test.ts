@@ -11,8 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../mod.ts";
-import { type RpcServer, serve } from "../../mod.ts";
+import { RpcClient, type RpcServer, serve } from "../../mod.ts";
 import type { PrivateBroker } from "../_private_broker.ts";
 import { startPrivateCluster } from "../_private_cluster.ts";
 import { waitFor } from "../_helpers.ts";

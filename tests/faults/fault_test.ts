@@ -9,17 +9,17 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../mod.ts";
-import type { RpcReply } from "../../mod.ts";
 import {
   AccessRefusedError,
   ConnectionLostError,
   NoRouteError,
+  RpcClient,
+  type RpcReply,
+  serve,
   TimeoutError,
 } from "../../mod.ts";
 import { fib } from "../../services/fib/fib.ts";
 import { fibHandler } from "../../services/fib/method.ts";
-import { serve } from "../../mod.ts";
 import { runCli, startWorker, waitFor } from "../_helpers.ts";
 import { type PrivateBroker, startPrivateBroker } from "../_private_broker.ts";
 

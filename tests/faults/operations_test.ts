@@ -5,8 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RpcClient } from "../../mod.ts";
-import { MethodNotFoundError, NoRouteError } from "../../mod.ts";
+import { MethodNotFoundError, NoRouteError, RpcClient } from "../../mod.ts";
 import { newTraceparent, parseTraceparent } from "../../observability.ts";
 import {
   AMQP_URL,

@@ -53,9 +53,12 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { fibHandler } from "../../services/fib/method.ts";
-import type { ConnectionEvent } from "../../mod.ts";
-import type { Logger } from "../../mod.ts";
-import { type RpcServer, serve } from "../../mod.ts";
+import {
+  type ConnectionEvent,
+  type Logger,
+  type RpcServer,
+  serve,
+} from "../../mod.ts";
 import { AMQP_URL, uniqueQueue } from "../_helpers.ts";
 import { amqplib } from "../deps.ts";
 import type { Channel, Connection, Delivery } from "./_amqplib.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openConnection } from "../../lib/amqp/connection.ts";
-import { connectionError } from "../../lib/amqp/connection_error.ts";
-import { failoverOrder } from "../../lib/amqp/failover.ts";
+import { connectionError } from "../../lib/amqp/_connection_error.ts";
+import { failoverOrder } from "../../lib/amqp/_failover.ts";
 import { AccessRefusedError, ConnectionError } from "../../lib/errors.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };

@@ -12,10 +12,10 @@ import {
   conclude,
   type Policy,
   type RefuseAdmission,
-} from "../../lib/worker/decide.ts";
-import { ReplyCache } from "../../lib/worker/reply_cache.ts";
-import { ReplyToGuard } from "../../lib/worker/reply_to_guard.ts";
-import { Router } from "../../lib/worker/router.ts";
+} from "../../lib/worker/_decide.ts";
+import { ReplyCache } from "../../lib/worker/_reply_cache.ts";
+import { ReplyToGuard } from "../../lib/worker/_reply_to_guard.ts";
+import { Router } from "../../lib/worker/_router.ts";
 import type { Delivery } from "../../lib/worker/transport.ts";
 import type { MessageProperties } from "../../lib/protocol/properties.ts";
 

@@ -17,7 +17,7 @@ import { RpcRequest } from "../../lib/protocol/message.ts";
 import type { MessageProperties } from "../../lib/protocol/properties.ts";
 import type { RpcHandler, RpcMethods } from "../../lib/worker/methods.ts";
 import type { ServerMiddleware } from "../../lib/worker/middleware.ts";
-import { Router } from "../../lib/worker/router.ts";
+import { Router } from "../../lib/worker/_router.ts";
 import { serviceOfModule } from "../../lib/worker/module_service.ts";
 import { errorBodyOf } from "../../lib/protocol/error_reply.ts";
 import {

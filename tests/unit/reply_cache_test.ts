@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { type CachedReply, ReplyCache } from "../../lib/worker/reply_cache.ts";
+import type { Reply } from "../../lib/protocol/reply.ts";
+import { ReplyCache } from "../../lib/worker/_reply_cache.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
-const reply = (body: string): Promise<CachedReply> =>
+const reply = (body: string): Promise<Reply> =>
   Promise.resolve({ body, contentType: "text/plain" });
 
 Deno.test({
@@ -25,7 +26,7 @@ Deno.test({
   name: "ReplyCache hands a repeat the reply still being computed",
   async fn() {
     const cache = new ReplyCache(10);
-    let finish!: (value: CachedReply) => void;
+    let finish!: (value: Reply) => void;
     cache.set("a", new Promise((resolve) => finish = resolve));
     const repeat = cache.get("a");
     assert.ok(repeat);

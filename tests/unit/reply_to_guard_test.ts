@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { directReplyNode } from "../../lib/protocol/reply_to.ts";
-import { ReplyToGuard } from "../../lib/worker/reply_to_guard.ts";
+import { ReplyToGuard } from "../../lib/worker/_reply_to_guard.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 

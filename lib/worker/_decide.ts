@@ -26,9 +26,9 @@ import {
   deliveryCountOf,
   isIdempotent,
 } from "../protocol/request.ts";
-import type { ReplyCache } from "./reply_cache.ts";
-import type { ReplyToGuard } from "./reply_to_guard.ts";
-import type { Route, Router } from "./router.ts";
+import type { ReplyCache } from "./_reply_cache.ts";
+import type { ReplyToGuard } from "./_reply_to_guard.ts";
+import type { Route, Router } from "./_router.ts";
 import type { Delivery } from "./transport.ts";
 
 /**
@@ -75,7 +75,7 @@ export interface RunAdmission {
  *
  * @example
  * ```ts
- * import type { Admission } from "./decide.ts";
+ * import type { Admission } from "./_decide.ts";
  *
  * const describe = (admission: Admission): string => {
  *   switch (admission.kind) {
@@ -108,7 +108,7 @@ export type Admission =
  *
  * @example
  * ```ts
- * import type { Conclusion } from "./decide.ts";
+ * import type { Conclusion } from "./_decide.ts";
  *
  * const sendsReply = (conclusion: Conclusion) =>
  *   conclusion === "ack" || conclusion === "park";
@@ -123,10 +123,10 @@ export type Conclusion = "ack" | "park" | "retry" | "requeue";
  *
  * @example
  * ```ts
- * import { Router } from "./router.ts";
- * import { ReplyCache } from "./reply_cache.ts";
- * import { ReplyToGuard } from "./reply_to_guard.ts";
- * import type { Policy } from "./decide.ts";
+ * import { Router } from "./_router.ts";
+ * import { ReplyCache } from "./_reply_cache.ts";
+ * import { ReplyToGuard } from "./_reply_to_guard.ts";
+ * import type { Policy } from "./_decide.ts";
  *
  * const policy: Policy = {
  *   queue: "rpc_queue",
@@ -182,10 +182,10 @@ const EXPIRED_REPLY: Reply = errorReply({
  *
  * @example
  * ```ts
- * import { admit, type Policy } from "./decide.ts";
- * import { Router } from "./router.ts";
- * import { ReplyCache } from "./reply_cache.ts";
- * import { ReplyToGuard } from "./reply_to_guard.ts";
+ * import { admit, type Policy } from "./_decide.ts";
+ * import { Router } from "./_router.ts";
+ * import { ReplyCache } from "./_reply_cache.ts";
+ * import { ReplyToGuard } from "./_reply_to_guard.ts";
  *
  * const policy: Policy = {
  *   queue: "rpc_queue",
@@ -278,10 +278,10 @@ export function admit(
  *
  * @example
  * ```ts
- * import { conclude, type Policy } from "./decide.ts";
- * import { Router } from "./router.ts";
- * import { ReplyCache } from "./reply_cache.ts";
- * import { ReplyToGuard } from "./reply_to_guard.ts";
+ * import { conclude, type Policy } from "./_decide.ts";
+ * import { Router } from "./_router.ts";
+ * import { ReplyCache } from "./_reply_cache.ts";
+ * import { ReplyToGuard } from "./_reply_to_guard.ts";
  *
  * const policy: Policy = {
  *   queue: "rpc_queue",

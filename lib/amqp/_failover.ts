@@ -15,7 +15,7 @@ import { urlList } from "./url.ts";
  *
  * @example
  * ```ts
- * import { failoverOrder } from "./failover.ts";
+ * import { failoverOrder } from "./_failover.ts";
  *
  * console.log(failoverOrder("amqp://a,amqp://b,amqp://c", "amqp://b"));
  * // ["amqp://c", "amqp://a", "amqp://b"]

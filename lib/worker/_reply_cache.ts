@@ -6,15 +6,7 @@
  * @module
  */
 
-/** A reply as the worker sent it. */
-export interface CachedReply {
-  /** The reply's body. */
-  readonly body: string | Uint8Array;
-  /** Its content type. */
-  readonly contentType: string;
-  /** The error code of an error reply. */
-  readonly errorCode?: string;
-}
+import type { Reply } from "../protocol/reply.ts";
 
 /** The default number of replies a worker remembers. */
 export const DEFAULT_REPLY_CACHE_SIZE = 10_000;
@@ -22,7 +14,7 @@ export const DEFAULT_REPLY_CACHE_SIZE = 10_000;
 /** The most bytes of reply bodies a cache holds. */
 const MAX_CACHE_BYTES = 32 * 1024 * 1024;
 
-function sizeOf(reply: CachedReply): number {
+function sizeOf(reply: Reply): number {
   return typeof reply.body === "string"
     ? reply.body.length * 3
     : reply.body.byteLength;
@@ -36,7 +28,7 @@ function sizeOf(reply: CachedReply): number {
  *
  * @example
  * ```ts
- * import { ReplyCache } from "./reply_cache.ts";
+ * import { ReplyCache } from "./_reply_cache.ts";
  *
  * const cache = new ReplyCache(2);
  * cache.set("m1", Promise.resolve({ body: "55", contentType: "text/plain" }));
@@ -45,7 +37,7 @@ function sizeOf(reply: CachedReply): number {
  */
 export class ReplyCache {
   readonly #maxEntries: number;
-  readonly #entries = new Map<string, Promise<CachedReply | undefined>>();
+  readonly #entries = new Map<string, Promise<Reply | undefined>>();
   readonly #sizes = new Map<string, number>();
   #bytes = 0;
 
@@ -64,7 +56,7 @@ export class ReplyCache {
    * `undefined` if there is none (a computation that ended without a reply
    * resolves to `undefined`).
    */
-  get(id: string): Promise<CachedReply | undefined> | undefined {
+  get(id: string): Promise<Reply | undefined> | undefined {
     return this.#entries.get(id);
   }
 
@@ -72,7 +64,7 @@ export class ReplyCache {
    * Remembers the reply for `id` once `reply` resolves; a promise that
    * resolves to `undefined` or rejects is forgotten.
    */
-  set(id: string, reply: Promise<CachedReply | undefined>): void {
+  set(id: string, reply: Promise<Reply | undefined>): void {
     if (this.#maxEntries <= 0) return;
     this.#delete(id);
     this.#entries.set(id, reply);
@@ -96,7 +88,7 @@ export class ReplyCache {
    * Forgets the reply for `id` (a failure to be tried again, say), if it is
    * still `reply`: not one that a later delivery has set meanwhile.
    */
-  forget(id: string, reply: Promise<CachedReply | undefined>): void {
+  forget(id: string, reply: Promise<Reply | undefined>): void {
     if (this.#entries.get(id) === reply) this.#delete(id);
   }
 

@@ -15,7 +15,7 @@ import { identityOf, maskUrl } from "./url.ts";
  *
  * @example
  * ```ts
- * import { connectionError } from "./connection_error.ts";
+ * import { connectionError } from "./_connection_error.ts";
  *
  * const err = connectionError("amqp://u:pw@localhost:5672", new Error("connect ECONNREFUSED 127.0.0.1:5672"));
  * console.log(err.message);

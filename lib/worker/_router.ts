@@ -10,7 +10,7 @@
 import { runChain } from "../chain.ts";
 import { checkFunctions, optionTypeError } from "../checks.ts";
 import type { RpcRequest } from "../protocol/message.ts";
-import type { RunAdmission } from "./decide.ts";
+import type { RunAdmission } from "./_decide.ts";
 import { invoke, type RpcHandler, type RpcMethods } from "./methods.ts";
 import type { ServerMiddleware } from "./middleware.ts";
 
@@ -19,7 +19,7 @@ import type { ServerMiddleware } from "./middleware.ts";
  *
  * @example
  * ```ts
- * import { Router } from "./router.ts";
+ * import { Router } from "./_router.ts";
  *
  * const route = Router.ofMethods({ ping: () => "pong" }).route("ping");
  * console.log(route?.name, route?.mayReturnNothing); // ping true
@@ -60,7 +60,7 @@ export const UNKNOWN_METHOD = "(unknown)";
  *
  * @example
  * ```ts
- * import { Router } from "./router.ts";
+ * import { Router } from "./_router.ts";
  *
  * const router = Router.ofMethods(
  *   { hello: (name: string) => `Hello, ${name}!`, bye: () => "Bye" },
@@ -97,7 +97,7 @@ export class Router {
    *
    * @example
    * ```ts
-   * import { Router } from "./router.ts";
+   * import { Router } from "./_router.ts";
    *
    * console.log(Router.ofHandler((request) => request.text()).route("x")?.name === ""); // true
    * ```
@@ -136,7 +136,7 @@ export class Router {
    *
    * @example
    * ```ts
-   * import { Router } from "./router.ts";
+   * import { Router } from "./_router.ts";
    *
    * const router = Router.ofMethods({ add: ({ a, b }: { a: number; b: number }) => a + b });
    * console.log(router.defaultMethod); // add

@@ -22,7 +22,7 @@ import type { Reply } from "../protocol/reply.ts";
  *
  * @example
  * ```ts
- * import { resultReply } from "./outcome.ts";
+ * import { resultReply } from "./_outcome.ts";
  *
  * console.log(resultReply({ sum: 3 }, true)); // { body: '{"sum":3}', contentType: "application/json" }
  * ```

@@ -42,7 +42,7 @@ export interface PendingCall extends RequestParts {
  *
  * @example
  * ```ts
- * import { type PendingCall, PendingCalls } from "./pending_calls.ts";
+ * import { type PendingCall, PendingCalls } from "./_pending_calls.ts";
  *
  * const pending = new PendingCalls();
  * const call: PendingCall = {
