@@ -65,7 +65,11 @@ export interface LoadOptions {
    * throw.
    */
   onProgress?: (done: number, failed: number) => void;
-  /** How many completed calls between two `onProgress` calls (default 1). */
+  /**
+   * How many completed calls between two `onProgress` calls.
+   *
+   * @default {1}
+   */
   progressEvery?: number;
   /**
    * The kind a failure is counted under in `errors` (default: the error's

@@ -20,8 +20,6 @@ export interface RequestLogOptions {
    * nothing if absent.
    */
   say?: (line: string, fields?: LogFields) => void;
-  /** The method of requests that name none, for the line. */
-  defaultMethod?: string;
   /**
    * Whether to time each request and log its detail at debug level (default
    * false: set it when the logger writes debug lines).
@@ -42,18 +40,19 @@ export interface RequestLogOptions {
  * const log = requestLogMiddleware({
  *   logger: silentLogger,
  *   say: (line) => console.log(line),
- *   defaultMethod: "fib",
  * });
  * ```
  */
 export function requestLogMiddleware(
   options: RequestLogOptions,
 ): ServerMiddleware {
-  const { logger, say, defaultMethod } = options;
+  const { logger, say } = options;
   const debug = options.detail ?? false;
   return async (request, next) => {
-    // The caller chooses the method's name: no control characters in a line.
-    const method = (request.method ?? defaultMethod ?? "(default)").replace(
+    // The method it was routed to (a request that names none goes to the
+    // default method); the caller chooses the name it sent: no control
+    // characters in a line.
+    const method = (request.method ?? "(default)").replace(
       CONTROL,
       "?",
     );

@@ -199,7 +199,6 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
         ? undefined
         : say,
       detail: level === "debug",
-      defaultMethod: router.defaultMethod,
     }),
     ...(service.middleware ?? []),
   ];

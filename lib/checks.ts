@@ -210,7 +210,9 @@ export function checkBoolean(option: string, value: unknown): void {
  * ```ts
  * import { checkOneOf } from "./checks.ts";
  *
- * const type = checkOneOf("queueType", "quorum", ["classic", "quorum"] as const);
+ * const type = checkOneOf("queueType", "quorum", {
+ *   choices: ["classic", "quorum"] as const,
+ * });
  * console.log(type); // quorum
  * ```
  *
@@ -219,8 +221,9 @@ export function checkBoolean(option: string, value: unknown): void {
 export function checkOneOf<T extends string>(
   option: string,
   value: unknown,
-  choices: readonly T[],
+  allowed: { choices: readonly T[] },
 ): T {
+  const choices = allowed.choices;
   if (!choices.includes(value as T)) {
     throw optionTypeError(
       option,

@@ -19,16 +19,30 @@ import { MAX_TIMER, optionRangeError } from "../checks.ts";
  * ```
  */
 export interface ReconnectOptions {
-  /** The delay before the first attempt, in milliseconds (default 100). */
+  /**
+   * The delay before the first attempt, in milliseconds.
+   *
+   * @default {100}
+   */
   initialDelay?: number;
-  /** The longest delay between attempts, in milliseconds (default 1 000). */
+  /**
+   * The longest delay between attempts, in milliseconds.
+   *
+   * @default {1000}
+   */
   maxDelay?: number;
-  /** How much the delay grows after each failed attempt (default 2). */
+  /**
+   * How much the delay grows after each failed attempt.
+   *
+   * @default {2}
+   */
   factor?: number;
   /**
-   * How many attempts in a row may fail before giving up (default
-   * `Infinity`: keep trying until closed). A refused login or vhost is never
-   * retried, whatever this says.
+   * How many attempts in a row may fail before giving up (`Infinity`:
+   * keep trying until closed). A refused login or vhost is never retried,
+   * whatever this says.
+   *
+   * @default {Infinity}
    */
   maxAttempts?: number;
 }

@@ -34,12 +34,16 @@ import { maskUrl, urlList, withDefaults } from "./url.ts";
 export interface ConnectionOptions {
   /**
    * The broker URL, a comma-separated list of URLs, or a list; tried in
-   * order until one connects. Default `amqp://guest:guest@localhost:5672`.
+   * order until one connects.
+   *
+   * @default {"amqp://guest:guest@localhost:5672"}
    */
   url?: string | readonly string[];
   /**
-   * The name the broker shows for this connection (default: the role, the
-   * host name when Deno may read it, and the process id).
+   * The name the broker shows for this connection.
+   *
+   * @default {"rabbit-rpc <role> on <host> (pid <pid>)"} (the host name only
+   * when Deno may read it)
    */
   connectionName?: string;
   /** Where to report what happens. */
@@ -51,6 +55,8 @@ export interface ConnectionOptions {
    * reconnect (calls and the worker then fail for good). The first
    * connection is never retried: a broker that cannot be reached at start
    * is reported at once.
+   *
+   * @default {{}} (the defaults of each reconnect option)
    */
   reconnect?: ReconnectOptions | false;
 }

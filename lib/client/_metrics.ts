@@ -209,7 +209,7 @@ export class ClientMetrics {
 
   /** The figures of the registry's series, as plain numbers. */
   stats(): ClientStats {
-    const outcomes = countsBy(this.#calls.series(), "outcome");
+    const outcomes = countsBy(this.#calls.series(), { by: "outcome" });
     const { ok = 0, ...errors } = outcomes;
     let settled = 0;
     for (const count of Object.values(outcomes)) settled += count;
@@ -219,7 +219,7 @@ export class ClientMetrics {
       calls: settled + inFlight + waiting,
       ok,
       errors,
-      remoteErrors: { ...countsBy(this.#remote.series(), "code") },
+      remoteErrors: { ...countsBy(this.#remote.series(), { by: "code" }) },
       timeouts: errors.timeout ?? 0,
       returns: errors.no_route ?? 0,
       lateReplies: this.#late.value,

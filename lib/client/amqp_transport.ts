@@ -13,6 +13,7 @@ import {
   ConnectionSupervisor,
 } from "../amqp/supervisor.ts";
 import { identityOf } from "../amqp/url.ts";
+import { EMPTY_BODY } from "../protocol/message.ts";
 import type { MessageProperties } from "../protocol/properties.ts";
 import { DIRECT_REPLY_TO } from "../protocol/reply_to.ts";
 import { checkOneOf } from "../checks.ts";
@@ -39,8 +40,6 @@ export interface TransportOptions extends ConnectionOptions {
   replyQueue?: ReplyQueue;
 }
 
-const EMPTY = new Uint8Array(0);
-
 /**
  * Connects a transport over one AMQP connection and channel, with its
  * reply path consuming before it returns. After a loss it reconnects, with
@@ -63,7 +62,9 @@ export async function connectTransport(
 ): Promise<RpcTransport> {
   const replyQueue = options.replyQueue === undefined
     ? "exclusive"
-    : checkOneOf("replyQueue", options.replyQueue, REPLY_QUEUES);
+    : checkOneOf("replyQueue", options.replyQueue, {
+      choices: REPLY_QUEUES,
+    });
   const transport = new AmqpTransport(options, replyQueue);
   await transport.start();
   return transport;
@@ -143,7 +144,7 @@ class AmqpTransport implements RpcTransport {
 
   #deliver(message: AMQPMessage): void {
     this.#listener?.reply(
-      message.body ?? EMPTY,
+      message.body ?? EMPTY_BODY,
       message.properties as MessageProperties,
     );
   }

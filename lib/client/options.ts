@@ -236,6 +236,6 @@ export function checkClientInit(init: ClientOptions): void {
     checkNonNegative("maxReplyBytes", init.maxReplyBytes);
   }
   if (init.replyQueue !== undefined) {
-    checkOneOf("replyQueue", init.replyQueue, REPLY_QUEUES);
+    checkOneOf("replyQueue", init.replyQueue, { choices: REPLY_QUEUES });
   }
 }

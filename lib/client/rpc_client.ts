@@ -176,15 +176,20 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     return this.#calls.inFlight;
   }
 
-  /** The number of replies dropped because no call waited for them. */
+  /**
+   * The number of replies dropped because no call waited for them (late or
+   * unknown), as its registry counts them: clients that share a registry
+   * share this count.
+   */
   get droppedReplies(): number {
     return this.#metrics.lateReplies;
   }
 
   /**
-   * What the client counted since it was made: calls by outcome, error
-   * replies by code, timeouts, returns, late replies, latency, and the
-   * calls in flight now.
+   * What its registry counted: calls by outcome, error replies by code,
+   * timeouts, returns, late replies, latency, and the calls in flight now
+   * (of every client that shares the registry, through the `metrics`
+   * option).
    *
    * @example
    * ```ts ignore

@@ -50,15 +50,27 @@ export interface MetricsTarget {
  * ```
  */
 export interface ServeMetricsOptions {
-  /** The TCP port (default 9464; 0 picks a free one). */
+  /**
+   * The TCP port; 0 picks a free one.
+   *
+   * @default {9464}
+   */
   port?: number;
-  /** The address to listen on (default `0.0.0.0`). */
+  /**
+   * The address to listen on.
+   *
+   * @default {"0.0.0.0"}
+   */
   hostname?: string;
   /** Stops the HTTP server when it aborts. */
   signal?: AbortSignal;
   /** Called once it listens, with the address. */
   onListen?: (addr: { hostname: string; port: number }) => void;
-  /** Adds the process's memory and start time to the metrics (default true). */
+  /**
+   * Adds the process's memory and start time to the metrics.
+   *
+   * @default {true}
+   */
   processMetrics?: boolean;
 }
 
@@ -110,7 +122,7 @@ export const DEFAULT_METRICS_PORT = 9464;
  *
  * @example
  * ```ts ignore
- * import { serve } from "../worker/rpc_server.ts";
+ * import { serve } from "../worker/serve.ts";
  * import { serveMetrics } from "./http.ts";
  *
  * await using server = await serve({ queue: "echo" }, (r) => r.text());

@@ -141,16 +141,26 @@ const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
  * ```
  */
 export interface FormatLoggerOptions {
-  /** Lines below this level are dropped (default `info`). */
+  /**
+   * Lines below this level are dropped.
+   *
+   * @default {"info"}
+   */
   level?: LogLevel;
   /**
-   * `text` (the default): `level: line key=value …`; `json`: one JSON
-   * object per line, with `time`, `level`, `msg` and the fields.
+   * `text`: `level: line key=value …`; `json`: one JSON object per line,
+   * with `time`, `level`, `msg` and the fields.
+   *
+   * @default {"text"}
    */
   format?: LogFormat;
   /** Writes one formatted line (without a newline). */
   write: (line: string, level: LogLevel) => void;
-  /** The clock of JSON lines' `time` (default: now). */
+  /**
+   * The clock of JSON lines' `time`.
+   *
+   * @default {() => new Date()}
+   */
   now?: () => Date;
 }
 
@@ -175,9 +185,13 @@ export interface FormatLoggerOptions {
  * @throws {TypeError} for an unknown level or format.
  */
 export function formatLogger(options: FormatLoggerOptions): Logger {
-  const level = checkOneOf("level", options.level ?? "info", LOG_LEVELS);
+  const level = checkOneOf("level", options.level ?? "info", {
+    choices: LOG_LEVELS,
+  });
   const min = LOG_LEVELS.indexOf(level);
-  const format = checkOneOf("format", options.format ?? "text", LOG_FORMATS);
+  const format = checkOneOf("format", options.format ?? "text", {
+    choices: LOG_FORMATS,
+  });
   const { write } = options;
   const now = options.now ?? (() => new Date());
   const at = (name: LogLevel) => {

@@ -60,7 +60,11 @@ import {
  * ```
  */
 export interface OtelMiddlewareOptions {
-  /** The name of the tracer (default `rabbit-rpc`). */
+  /**
+   * The name of the tracer.
+   *
+   * @default {"rabbit-rpc"}
+   */
   tracerName?: string;
   /** The version of the tracer (default: none). */
   tracerVersion?: string;

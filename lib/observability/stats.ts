@@ -196,7 +196,7 @@ export function latencyOf(series: readonly HistogramSeries[]): LatencyStats {
 /**
  * Adds up series of a counter by the value of one label, into an object
  * without a prototype (so that a value named `constructor` is a count like
- * any other), keeping only the series `keep` accepts.
+ * any other), keeping only the series `where` accepts.
  *
  * @example
  * ```ts
@@ -206,18 +206,23 @@ export function latencyOf(series: readonly HistogramSeries[]): LatencyStats {
  * const calls = new Counter("calls_total", "Calls.", { labels: ["queue", "outcome"] });
  * calls.labels("a", "ok").inc(2);
  * calls.labels("b", "ok").inc();
- * console.log(countsBy(calls.series(), "outcome")); // [Object: null prototype] { ok: 3 }
+ * console.log(countsBy(calls.series(), { by: "outcome" })); // [Object: null prototype] { ok: 3 }
  * ```
  */
 export function countsBy(
   series: readonly MetricSeries[],
-  label: string,
-  keep: (labels: Readonly<Record<string, string>>) => boolean = () => true,
+  options: {
+    /** The label whose values the counts are kept by. */
+    by: string;
+    /** Which series count (default: all). */
+    where?: (labels: Readonly<Record<string, string>>) => boolean;
+  },
 ): Record<string, number> {
+  const { by, where } = options;
   const counts: Record<string, number> = Object.create(null);
   for (const { labels, value } of series) {
-    if (!keep(labels)) continue;
-    const key = labels[label];
+    if (where !== undefined && !where(labels)) continue;
+    const key = labels[by];
     counts[key] = (counts[key] ?? 0) + value;
   }
   return counts;

@@ -16,6 +16,9 @@ import {
 
 const decoder = new TextDecoder();
 
+/** The body of a message that has none (amqp-client gives `null`). */
+export const EMPTY_BODY: Uint8Array = new Uint8Array(0);
+
 /**
  * A message's body and properties, with helpers to decode the body.
  *

@@ -31,10 +31,15 @@ export class WorkerLink {
     this.#init = init;
   }
 
+  /** Whether the broker blocks publishing now (a memory or disk alarm). */
+  get isBlocked(): boolean {
+    return this.#blocked !== undefined;
+  }
+
   /**
-   * Resolves once the broker takes publishes: at once unless it blocks
-   * them (a memory or disk alarm), else when it unblocks, the connection is
-   * lost, or the worker closes.
+   * Resolves once the broker takes publishes: when it unblocks, the
+   * connection is lost, or the worker closes. (Check {@linkcode isBlocked}
+   * first: the common case needs no wait, and no promise.)
    */
   async publishable(): Promise<void> {
     while (this.#blocked) await this.#blocked.promise;

@@ -213,8 +213,7 @@ export class ServerMetrics {
       labels.queue === this.#queue;
     const { ok = 0, ...errors } = countsBy(
       this.#requests.series(),
-      "outcome",
-      ofQueue,
+      { by: "outcome", where: ofQueue },
     );
     return {
       received: this.#received.value,

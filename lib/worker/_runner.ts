@@ -10,14 +10,12 @@ import { MAX_TIMER } from "../checks.ts";
 import { HandlerError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import { errorBodyOf, errorReply } from "../protocol/error_reply.ts";
-import { RpcRequest } from "../protocol/message.ts";
+import { EMPTY_BODY, RpcRequest } from "../protocol/message.ts";
 import type { Reply } from "../protocol/reply.ts";
 import { deadlineOf } from "../protocol/request.ts";
 import { resultReply } from "./_outcome.ts";
 import type { Route } from "./_router.ts";
 import type { Delivery } from "./transport.ts";
-
-const EMPTY = new Uint8Array(0);
 
 /** Runs handlers until the worker's `stop` signal aborts. */
 export class HandlerRunner {
@@ -68,7 +66,7 @@ export class HandlerRunner {
     };
     try {
       const request = new RpcRequest(
-        delivery.body ?? EMPTY,
+        delivery.body ?? EMPTY_BODY,
         delivery.properties,
         {
           signal,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkFunctions } from "../checks.ts";
 import type { RpcMethod, RpcMethods } from "./methods.ts";
 import type { ServerMiddleware } from "./middleware.ts";
 
@@ -50,7 +51,8 @@ export interface ModuleService {
  * ```
  *
  * @throws {TypeError} if the module exports no function, or its
- * `defaultMethod` or `middleware` export has the wrong type.
+ * `defaultMethod` or `middleware` export has the wrong type (an array of
+ * functions).
  */
 export function serviceOfModule(
   module: Record<string, unknown>,
@@ -70,14 +72,14 @@ export function serviceOfModule(
   if (defaultMethod !== undefined && typeof defaultMethod !== "string") {
     throw new TypeError("The handler module's defaultMethod must be a string");
   }
-  if (middleware !== undefined && !Array.isArray(middleware)) {
-    throw new TypeError(
-      "The handler module's middleware must be an array of functions",
-    );
+  let chain: ServerMiddleware[] | undefined;
+  if (middleware !== undefined) {
+    try {
+      chain = checkFunctions<ServerMiddleware>("middleware", middleware);
+    } catch (error) {
+      // The module's mistake, not an option of the caller's.
+      throw new TypeError(`The handler module's ${(error as Error).message}`);
+    }
   }
-  return {
-    methods,
-    defaultMethod,
-    middleware: middleware as ServerMiddleware[] | undefined,
-  };
+  return { methods, defaultMethod, middleware: chain };
 }

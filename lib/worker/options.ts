@@ -237,11 +237,9 @@ export function resolveServeOptions(
     }
     router = Router.ofHandler(handler!, { middleware: options.middleware });
   }
-  const type = checkOneOf(
-    "queueType",
-    options.queueType ?? "classic",
-    QUEUE_TYPES,
-  );
+  const type = checkOneOf("queueType", options.queueType ?? "classic", {
+    choices: QUEUE_TYPES,
+  });
   const deliveryLimit = checkInteger(
     "deliveryLimit",
     options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT,

@@ -130,9 +130,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   }
 
   /**
-   * What the worker counted since it started: requests by outcome, error
+   * What its registry counted for its queue: requests by outcome, error
    * replies by code, redeliveries, expired requests, cache hits, requeues,
-   * dead-letters, drops, handling time, and the requests in hand now.
+   * dead-letters, drops and handling time (of every worker of the queue
+   * that shares the registry, through the `metrics` option); and the
+   * requests this worker has in hand now.
    *
    * @example
    * ```ts ignore
@@ -216,7 +218,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       case "refuse":
         if (admission.reason === "expired") this.#metrics.expired();
         if (admission.reason === "no such method") {
+          // The reply does not list the methods (callers need not learn
+          // them all); the worker's own log does.
           this.#logger.debug("Answered METHOD_NOT_FOUND", {
+            method: delivery.properties.type || "(none)",
             correlation_id: delivery.properties.correlationId,
             methods: policy.router.methodNames,
           });
@@ -296,8 +301,10 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     if (!transport.isLive(delivery)) return;
     // The broker refuses every publish while it blocks the connection:
     // wait (the loss of the connection or a close ends the wait too).
-    await this.#link.publishable();
-    if (!transport.isLive(delivery)) return;
+    if (this.#link.isBlocked) {
+      await this.#link.publishable();
+      if (!transport.isLive(delivery)) return;
+    }
     const series = this.#metrics.method(route?.name ?? UNKNOWN_METHOD);
     const guard = this.#policy.replyTo;
     const replyTo = delivery.properties.replyTo!;
@@ -317,9 +324,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         if (probed && good) {
           this.#metrics.answered(series, reply.errorCode, started);
         } else {
-          this.#logger.warn(
-            "Dropped the reply to a direct reply-to address the broker does not know",
-          );
+          if (verdict === "unknown") {
+            this.#logger.warn(
+              "Dropped the reply to a direct reply-to address the broker does not know",
+            );
+          }
           this.#metrics.dropped();
         }
         await transport.settle(

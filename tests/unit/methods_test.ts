@@ -35,14 +35,22 @@ function request(body: string, properties: MessageProperties = {}): RpcRequest {
   });
 }
 
-/** What a worker runs for a request routed by `router`. */
+/**
+ * What a worker runs for a request routed by `router`: the route's
+ * middleware and method, with the request's method the routed one.
+ */
 function handlerOf(router: Router): (request: RpcRequest) => unknown {
   return (request) => {
     const route = router.route(request.properties.type);
     if (route === undefined) {
       throw new HandlerError("METHOD_NOT_FOUND", "no such method");
     }
-    return route.handle(request);
+    return route.handle(
+      new RpcRequest(request.body, request.properties, {
+        signal: request.signal,
+        method: route.method,
+      }),
+    );
   };
 }
 
@@ -356,19 +364,25 @@ Deno.test({
       level: "debug",
       write: (line) => debug.push(JSON.parse(line)),
     });
-    const handle = withMiddleware([
-      requestLogMiddleware({
-        logger,
-        say: (line) => said.push(line),
-        defaultMethod: "fib",
-        detail: true,
-      }),
-    ], (r) => {
-      if (r.text() === "bad") throw new RangeError("too big");
+    const answer = (args: unknown) => {
+      if (args === "bad") throw new RangeError("too big");
       return "ok";
+    };
+    const handle = methods({ fib: answer, add: answer }, {
+      defaultMethod: "fib",
+      middleware: [
+        requestLogMiddleware({
+          logger,
+          say: (line) => said.push(line),
+          detail: true,
+        }),
+      ],
     });
     await handle(request(" 30\n"));
-    await assert.rejects(handle(request("bad", { type: "add" })), RangeError);
+    await assert.rejects(
+      async () => await handle(request("bad", { type: "add" })),
+      RangeError,
+    );
     await handle(request("x", { contentType: "image/png" }));
     assert.deepEqual(said, [
       " [.] fib(30)",

@@ -30,9 +30,9 @@ export function checkName(name: string): void {
  */
 export function checkLabelNames(
   name: string,
-  labelNames: readonly string[],
-  reserved?: string,
+  labels: { names: readonly string[]; reserved?: string },
 ): readonly string[] {
+  const { names: labelNames, reserved } = labels;
   const seen = new Set<string>();
   for (const label of labelNames) {
     if (typeof label !== "string" || !LABEL_NAME.test(label)) {
@@ -105,7 +105,12 @@ function escapeLabelValue(value: string): string {
 }
 
 /** The `# HELP` and `# TYPE` lines of a metric. */
-export function header(name: string, help: string, type: string): string {
+export function header(metric: {
+  name: string;
+  help: string;
+  type: "counter" | "gauge" | "histogram";
+}): string {
+  const { name, help, type } = metric;
   return `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`;
 }
 

@@ -136,7 +136,7 @@ export class Counter {
     checkName(name);
     this.name = name;
     this.help = String(help);
-    this.labelNames = checkLabelNames(name, options.labels ?? []);
+    this.labelNames = checkLabelNames(name, { names: options.labels ?? [] });
     this.#family = new Family(name, this.labelNames);
     if (this.labelNames.length === 0) {
       this.#unlabelled = this.#family.get([], (v) => new CounterChild(v));
@@ -228,7 +228,7 @@ export class Counter {
    * ```
    */
   render(): string {
-    let text = header(this.name, this.help, "counter");
+    let text = header({ name: this.name, help: this.help, type: "counter" });
     for (const { child, pairs } of this.#family.entries.values()) {
       text += `${this.name}${pairs && `{${pairs}}`} ${
         formatValue(child.value)

@@ -128,7 +128,7 @@ export class Gauge {
     checkName(name);
     this.name = name;
     this.help = String(help);
-    this.labelNames = checkLabelNames(name, options.labels ?? []);
+    this.labelNames = checkLabelNames(name, { names: options.labels ?? [] });
     this.#family = new Family(name, this.labelNames);
     if (this.labelNames.length === 0) {
       this.#unlabelled = this.#family.get([], (v) => new GaugeChild(v));
@@ -285,7 +285,7 @@ export class Gauge {
    */
   render(): string {
     this.#collect();
-    let text = header(this.name, this.help, "gauge");
+    let text = header({ name: this.name, help: this.help, type: "gauge" });
     for (const { child, pairs } of this.#family.entries.values()) {
       text += `${this.name}${pairs && `{${pairs}}`} ${
         formatValue(child.value)

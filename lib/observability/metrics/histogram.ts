@@ -244,7 +244,10 @@ export class Histogram {
     checkName(name);
     this.name = name;
     this.help = String(help);
-    this.labelNames = checkLabelNames(name, options.labels ?? [], "le");
+    this.labelNames = checkLabelNames(name, {
+      names: options.labels ?? [],
+      reserved: "le",
+    });
     this.buckets = options.buckets === undefined
       ? DEFAULT_LATENCY_BUCKETS
       : Object.freeze(checkBuckets(name, options.buckets));
@@ -347,7 +350,7 @@ export class Histogram {
     const name = this.name;
     const bounds = this.buckets.map(formatValue);
     bounds.push("+Inf");
-    let text = header(name, this.help, "histogram");
+    let text = header({ name, help: this.help, type: "histogram" });
     for (const { child, pairs } of this.#family.entries.values()) {
       const { counts, sum, count } = child.snapshot();
       const prefix = pairs
