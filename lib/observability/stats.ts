@@ -90,6 +90,11 @@ export interface ClientStats {
   /** Replies dropped because no call waited for them: late or unknown. */
   lateReplies: number;
   /**
+   * Replies dropped because their `user_id` was not the one their call
+   * expects (`replyUserId`): forged by someone who knows the reply address.
+   */
+  forgedReplies: number;
+  /**
    * Idempotent calls in flight at a loss of the connection, kept to be sent
    * again once it is back (each loss counts them again).
    */
@@ -141,6 +146,14 @@ export interface ServerStats {
   deadLettered: number;
   /** Requests dropped without a reply (no `reply_to`, or one that cannot be answered). */
   dropped: number;
+  /**
+   * Handlers that ran past their time (the caller's deadline and a grace,
+   * or the worker's `maxHandlerTime`): their requests were answered
+   * `DEADLINE_EXCEEDED` and acked.
+   */
+  overruns: number;
+  /** Handlers still running past their time now. */
+  stuck: number;
   /** Times the connection was lost. */
   disconnects: number;
   /** Times it was set up again. */

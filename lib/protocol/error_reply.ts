@@ -50,14 +50,8 @@ const decoder = new TextDecoder();
  */
 export function errorBodyOf(error: unknown): ErrorBody {
   // Never throws: it runs on the path that must still reply and ack.
-  if (
-    error instanceof HandlerError ||
-    // A HandlerError of another copy of this library (a handler module
-    // that imports it by another URL) is one too.
-    (error instanceof Error && error.name === "HandlerError" &&
-      typeof (error as { code?: unknown }).code === "string")
-  ) {
-    const { code, name, message } = error as HandlerError;
+  if (isHandlerError(error)) {
+    const { code, name, message } = error;
     return { code, name, message };
   }
   if (error instanceof TypeError) {
@@ -80,6 +74,74 @@ export function errorBodyOf(error: unknown): ErrorBody {
     message = "The handler threw a value that cannot be shown";
   }
   return { code: "INTERNAL", name: "Error", message };
+}
+
+/**
+ * Whether `error` is a {@linkcode HandlerError}: an error whose message the
+ * handler wrote for its caller (`PROTOCOL.md` section 5.4), sent as it is.
+ * A `HandlerError` of another copy of this library (a handler module that
+ * imports it by another URL) is one too.
+ *
+ * @example
+ * ```ts
+ * import { HandlerError } from "../errors.ts";
+ * import { isHandlerError } from "./error_reply.ts";
+ *
+ * console.log(isHandlerError(new HandlerError("NOT_FOUND", "No such user"))); // true
+ * console.log(isHandlerError(new Error("connect ECONNREFUSED 10.0.0.5:5432"))); // false
+ * ```
+ */
+export function isHandlerError(error: unknown): error is HandlerError {
+  return error instanceof HandlerError ||
+    (error instanceof Error && error.name === "HandlerError" &&
+      typeof (error as { code?: unknown }).code === "string");
+}
+
+/**
+ * What a caller sees of an error the handler did not write for it (any
+ * error but a {@linkcode HandlerError}): its code and the name of its kind
+ * (`TypeError`, `RangeError` or `Error`), and instead of its message, which
+ * may hold anything (a connection string, a host, a query), an error id
+ * that the worker logs beside the full error.
+ *
+ * @example
+ * ```ts
+ * import { errorBodyOf, hiddenErrorBody } from "./error_reply.ts";
+ *
+ * const body = errorBodyOf(new Error("password authentication failed for user app"));
+ * console.log(hiddenErrorBody(body, "5f2c9e0a41d7b3e8").message);
+ * // Error (error id 5f2c9e0a41d7b3e8): the worker's log has its message
+ * ```
+ */
+export function hiddenErrorBody(body: ErrorBody, errorId: string): ErrorBody {
+  const name = body.code === "INVALID_ARGUMENT"
+    ? "TypeError"
+    : body.code === "OUT_OF_RANGE"
+    ? "RangeError"
+    : "Error";
+  return {
+    code: body.code,
+    name,
+    message: `${name} (error id ${errorId}): the worker's log has its message`,
+  };
+}
+
+/**
+ * A new error id: 16 hexadecimal digits from a CSPRNG, to find an error's
+ * log line from what its caller saw.
+ *
+ * @example
+ * ```ts
+ * import { newErrorId } from "./error_reply.ts";
+ *
+ * console.log(/^[0-9a-f]{16}$/.test(newErrorId())); // true
+ * ```
+ */
+export function newErrorId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  let id = "";
+  for (const byte of bytes) id += byte.toString(16).padStart(2, "0");
+  return id;
 }
 
 /**

@@ -26,7 +26,7 @@ import {
   deliveryCountOf,
   isIdempotent,
 } from "../protocol/request.ts";
-import type { ReplyCache } from "./_reply_cache.ts";
+import { cacheKeyOf, fingerprintOf, type ReplyCache } from "./_reply_cache.ts";
 import type { ReplyToGuard } from "./_reply_to_guard.ts";
 import type { Route, Router } from "./_router.ts";
 import type { Delivery } from "./transport.ts";
@@ -45,14 +45,17 @@ export interface DropAdmission {
 export interface RefuseAdmission {
   readonly kind: "refuse";
   /** Why: each is counted and logged its own way. */
-  readonly reason: "expired" | "too large" | "no such method";
+  readonly reason: "expired" | "too large" | "no such method" | "reused key";
   /** The error reply. */
   readonly reply: Reply;
   /** Its route (the unknown route for `no such method`), for metrics. */
   readonly route: Route | undefined;
 }
 
-/** Answer a repeat of an idempotent call with the reply of the first. */
+/**
+ * Answer a repeat of an idempotent call (the same caller, key, method and
+ * body) with the reply of the first, once the middleware lets it pass.
+ */
 export interface ReuseAdmission {
   readonly kind: "reuse";
   /** The cached reply, or the promise of it while the first still runs. */
@@ -61,13 +64,21 @@ export interface ReuseAdmission {
   readonly route: Route;
 }
 
+/** Where the reply of an idempotent call is remembered. */
+export interface CacheSlot {
+  /** Its key in the reply cache: the caller's scope and idempotency key. */
+  readonly key: string;
+  /** The request's method and body digest. */
+  readonly fingerprint: string;
+}
+
 /** Run the route's method, and maybe remember its reply. */
 export interface RunAdmission {
   readonly kind: "run";
   /** The route to run. */
   readonly route: Route;
-  /** Whether to remember the reply: an idempotent call. */
-  readonly remember: boolean;
+  /** Where to remember the reply of an idempotent call; none for others. */
+  readonly remember: CacheSlot | undefined;
 }
 
 /**
@@ -146,7 +157,7 @@ export interface Policy {
   readonly router: Router;
   /** Requests with a larger body are refused `TOO_LARGE`. */
   readonly maxRequestBytes: number;
-  /** Replies to idempotent calls, by message id. */
+  /** Replies to idempotent calls, by caller and idempotency key. */
   readonly cache: ReplyCache;
   /** What is known of direct reply-to addresses. */
   readonly replyTo: ReplyToGuard;
@@ -177,8 +188,10 @@ const EXPIRED_REPLY: Reply = errorReply({
  * milliseconds), in this order: drop it if no reply can reach its caller,
  * refuse it if its deadline passed (answered anyway, in case the caller's
  * clock runs behind ours and it still waits), if it is too large, or if it
- * names no method of this worker; answer a repeat of an idempotent call
- * from the cache; else run it.
+ * names no method of this worker; refuse an idempotency key its caller
+ * used before for another request; answer a repeat of an idempotent call
+ * from the cache (the middleware still runs, and may refuse it); else run
+ * it.
  *
  * @example
  * ```ts
@@ -261,9 +274,27 @@ export function admit(
     };
   }
   if (!isIdempotent(properties)) return route.run;
-  const cached = policy.cache.get(properties.messageId!);
-  if (cached !== undefined) return { kind: "reuse", reply: cached, route };
-  return route.runAndRemember;
+  const key = cacheKeyOf(properties);
+  const fingerprint = fingerprintOf(route.name, delivery.body);
+  const cached = policy.cache.get(key);
+  if (cached === undefined) {
+    return { kind: "run", route, remember: { key, fingerprint } };
+  }
+  if (cached.fingerprint !== fingerprint) {
+    return {
+      kind: "refuse",
+      reason: "reused key",
+      reply: errorReply({
+        code: "INVALID_ARGUMENT",
+        name: "HandlerError",
+        message: `The idempotency key (message_id) ${
+          JSON.stringify(properties.messageId)
+        } was already used for a different request: use a new key for each call`,
+      }),
+      route,
+    };
+  }
+  return { kind: "reuse", reply: cached.reply, route };
 }
 
 /**

@@ -52,7 +52,9 @@ export class ServerMetrics {
   readonly #dropped: CounterChild;
   readonly #disconnects: CounterChild;
   readonly #reconnects: CounterChild;
+  readonly #overruns: CounterChild;
   readonly #inFlight: GaugeChild;
+  readonly #stuck: GaugeChild;
   readonly #connected: GaugeChild;
 
   constructor(registry: MetricsRegistry, queue: string) {
@@ -107,6 +109,15 @@ export class ServerMetrics {
       "reconnects_total",
       "Times the worker set its connection up again.",
     );
+    this.#overruns = counter(
+      "overruns_total",
+      "Handlers that ran past their time (the caller's deadline and a grace, or maxHandlerTime): answered DEADLINE_EXCEEDED and acked.",
+    );
+    this.#stuck = registry.gauge(
+      "rabbit_rpc_server_handlers_stuck",
+      "Handlers still running past their time, their requests already answered.",
+      { labels: ["queue"] },
+    ).labels(queue);
     this.#inFlight = registry.gauge(
       "rabbit_rpc_server_requests_in_flight",
       "Requests being handled.",
@@ -184,6 +195,17 @@ export class ServerMetrics {
     this.#dropped.inc();
   }
 
+  /** A handler ran past its time. */
+  overrun(): void {
+    this.#overruns.inc();
+    this.#stuck.inc();
+  }
+
+  /** A handler that ran past its time stopped. */
+  unstuck(): void {
+    this.#stuck.dec();
+  }
+
   connected(up: boolean): void {
     // Counted up and down, not set: workers sharing a registry and a
     // queue share the series.
@@ -225,6 +247,8 @@ export class ServerMetrics {
       requeued: this.#requeued.value,
       deadLettered: this.#deadLettered.value,
       dropped: this.#dropped.value,
+      overruns: this.#overruns.value,
+      stuck: this.#stuck.value,
       disconnects: this.#disconnects.value,
       reconnects: this.#reconnects.value,
       inFlight,

@@ -1,11 +1,21 @@
 /**
- * A worker's memory of the replies it sent to idempotent calls, by message
- * id, so that a call the client sends again after a reconnection is
- * answered without running the handler a second time.
+ * A worker's memory of the replies it sent to idempotent calls, so that a
+ * call the client sends again after a reconnection is answered without
+ * running the handler a second time.
+ *
+ * A reply is remembered under its caller's idempotency key (`message_id`)
+ * in the caller's scope: the `user_id` the broker vouches for (requests
+ * without one share one anonymous scope), so that a key reused by another
+ * user never reaches a reply meant for someone else. Beside it is the
+ * fingerprint of the request (its method and a SHA-256 digest of its
+ * body): a key reused for a different request is refused, never answered
+ * from the cache (`PROTOCOL.md`, "Security considerations").
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
+import type { MessageProperties } from "../protocol/properties.ts";
 import type { Reply } from "../protocol/reply.ts";
 
 /** The default number of replies a worker remembers. */
@@ -21,23 +31,70 @@ function sizeOf(reply: Reply): number {
 }
 
 /**
- * Replies by message id, the oldest forgotten first once it holds
- * `maxEntries` replies or 32 MiB of bodies. A reply still being computed is
- * held as a promise, so that a repeat arriving meanwhile waits for it
- * instead of running the handler again.
+ * Where an idempotent request's reply is remembered: its caller's scope
+ * and its idempotency key.
+ *
+ * @example
+ * ```ts
+ * import { cacheKeyOf } from "./_reply_cache.ts";
+ *
+ * console.log(cacheKeyOf({ userId: "billing", messageId: "k1" }) !== cacheKeyOf({ messageId: "k1" })); // true
+ * ```
+ */
+export function cacheKeyOf(properties: MessageProperties): string {
+  const scope = properties.userId ?? "";
+  // Length-prefixed: no user id and key can make another pair's key.
+  return `${scope.length}:${scope}:${properties.messageId ?? ""}`;
+}
+
+/**
+ * What tells two requests apart: the method they are routed to and a
+ * SHA-256 digest of the body.
+ *
+ * @example
+ * ```ts
+ * import { fingerprintOf } from "./_reply_cache.ts";
+ *
+ * const body = new TextEncoder().encode("30");
+ * console.log(fingerprintOf("fib", body) === fingerprintOf("fib", body)); // true
+ * console.log(fingerprintOf("fib", body) === fingerprintOf("square", body)); // false
+ * ```
+ */
+export function fingerprintOf(method: string, body: Uint8Array | null): string {
+  const hash = createHash("sha256");
+  if (body !== null) hash.update(body);
+  return `${method}:${hash.digest("base64")}`;
+}
+
+/** A remembered reply and the fingerprint of the request it answers. */
+export interface CachedReply {
+  /** The request's fingerprint, from {@linkcode fingerprintOf}. */
+  readonly fingerprint: string;
+  /**
+   * The reply, or the promise of it while it is being computed; a
+   * computation that ended without a reply resolves to `undefined`.
+   */
+  readonly reply: Promise<Reply | undefined>;
+}
+
+/**
+ * Replies by key, the oldest forgotten first once it holds `maxEntries`
+ * replies or 32 MiB of bodies. A reply still being computed is held as a
+ * promise, so that a repeat arriving meanwhile waits for it instead of
+ * running the handler again.
  *
  * @example
  * ```ts
  * import { ReplyCache } from "./_reply_cache.ts";
  *
  * const cache = new ReplyCache(2);
- * cache.set("m1", Promise.resolve({ body: "55", contentType: "text/plain" }));
- * console.log((await cache.get("m1"))?.body); // 55
+ * cache.set("k1", "fib:x", Promise.resolve({ body: "55", contentType: "text/plain" }));
+ * console.log((await cache.get("k1")?.reply)?.body); // 55
  * ```
  */
 export class ReplyCache {
   readonly #maxEntries: number;
-  readonly #entries = new Map<string, Promise<Reply | undefined>>();
+  readonly #entries = new Map<string, CachedReply>();
   readonly #sizes = new Map<string, number>();
   #bytes = 0;
 
@@ -51,63 +108,64 @@ export class ReplyCache {
     return this.#entries.size;
   }
 
-  /**
-   * The reply for `id`, or a promise of it while it is being computed;
-   * `undefined` if there is none (a computation that ended without a reply
-   * resolves to `undefined`).
-   */
-  get(id: string): Promise<Reply | undefined> | undefined {
-    return this.#entries.get(id);
+  /** The reply remembered under `key`, if any. */
+  get(key: string): CachedReply | undefined {
+    return this.#entries.get(key);
   }
 
   /**
-   * Remembers the reply for `id` once `reply` resolves; a promise that
-   * resolves to `undefined` or rejects is forgotten.
+   * Remembers the reply to the request of `fingerprint` under `key` once
+   * `reply` resolves; a promise that resolves to `undefined` or rejects is
+   * forgotten.
    */
-  set(id: string, reply: Promise<Reply | undefined>): void {
+  set(
+    key: string,
+    fingerprint: string,
+    reply: Promise<Reply | undefined>,
+  ): void {
     if (this.#maxEntries <= 0) return;
-    this.#delete(id);
-    this.#entries.set(id, reply);
+    this.#delete(key);
+    this.#entries.set(key, { fingerprint, reply });
     reply.then((value) => {
-      if (this.#entries.get(id) !== reply) return;
+      if (this.#entries.get(key)?.reply !== reply) return;
       if (value === undefined) {
-        this.#delete(id);
+        this.#delete(key);
         return;
       }
       const size = sizeOf(value);
-      this.#sizes.set(id, size);
+      this.#sizes.set(key, size);
       this.#bytes += size;
       this.#evict();
     }, () => {
-      if (this.#entries.get(id) === reply) this.#delete(id);
+      if (this.#entries.get(key)?.reply === reply) this.#delete(key);
     });
     this.#evict();
   }
 
   /**
-   * Forgets the reply for `id` (a failure to be tried again, say), if it is
-   * still `reply`: not one that a later delivery has set meanwhile.
+   * Forgets the reply under `key` (a failure to be tried again, say), if it
+   * is still `reply`: not one that a later delivery has set meanwhile.
    */
-  forget(id: string, reply: Promise<Reply | undefined>): void {
-    if (this.#entries.get(id) === reply) this.#delete(id);
+  forget(key: string, reply: Promise<Reply | undefined>): void {
+    if (this.#entries.get(key)?.reply === reply) this.#delete(key);
   }
 
-  #delete(id: string): void {
-    this.#entries.delete(id);
-    const size = this.#sizes.get(id);
+  #delete(key: string): void {
+    this.#entries.delete(key);
+    const size = this.#sizes.get(key);
     if (size !== undefined) {
       this.#bytes -= size;
-      this.#sizes.delete(id);
+      this.#sizes.delete(key);
     }
   }
 
   #evict(): void {
-    for (const id of this.#entries.keys()) {
+    for (const key of this.#entries.keys()) {
       if (
         this.#entries.size <= this.#maxEntries &&
         this.#bytes <= MAX_CACHE_BYTES
       ) return;
-      this.#delete(id);
+      this.#delete(key);
     }
   }
 }

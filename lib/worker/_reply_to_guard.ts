@@ -13,14 +13,33 @@
  * before is first published on a separate connection, whose fate tells
  * whether the node is real.
  *
+ * A probe costs a connection (and the broker a crash report when the node
+ * is made up), so probing is bounded: one node at a time, and at most
+ * {@linkcode PROBE_BURST} probes at once, then one per
+ * {@linkcode PROBE_INTERVAL}. A reply to a node that cannot be probed now is
+ * dropped at once (its caller times out; `PROTOCOL.md`, "Security
+ * considerations"): a flood of made-up nodes costs the worker a few probes
+ * a minute and never holds the requests of other callers.
+ *
  * @module
  */
 
 import { directReplyNode, isDirectReplyTo } from "../protocol/reply_to.ts";
 
+/** How many probes may run back to back before the rate applies. */
+export const PROBE_BURST = 5;
+
+/** Past the burst, one probe per this many milliseconds. */
+export const PROBE_INTERVAL = 6_000;
+
+/** The most nodes remembered as good, or as bad. */
+const MAX_NODES = 1_000;
+
 /** What a worker knows of the nodes direct reply-to addresses point to. */
 export class ReplyToGuard {
   readonly #good = new Set<string>();
+  #tokens = PROBE_BURST;
+  #refilled = -Infinity;
   readonly #bad = new Set<string>();
   readonly #probing = new Map<string, Promise<boolean>>();
   // A client keeps one address for its connection's life: decode each once.
@@ -52,24 +71,43 @@ export class ReplyToGuard {
 
   /**
    * Runs `probe` once per node (callers for the same node share its
-   * outcome) and remembers whether the node is real.
+   * outcome) and remembers whether the node is real; `undefined` if the
+   * node cannot be probed at `now` (epoch milliseconds): another node's
+   * probe is running, or the probes of the last while used the budget.
    */
-  probe(replyTo: string, probe: () => Promise<boolean>): Promise<boolean> {
+  probe(
+    replyTo: string,
+    probe: () => Promise<boolean>,
+    now: number = Date.now(),
+  ): Promise<boolean> | undefined {
     const node = this.#nodeOf(replyTo);
     if (!node) return Promise.resolve(false);
     let running = this.#probing.get(node);
-    if (!running) {
-      running = probe().then((good) => {
-        if (good) this.#good.add(node);
-        else {
-          // Bounded: a flood of made-up nodes cannot grow it for ever.
-          if (this.#bad.size >= 1_000) this.#bad.clear();
-          this.#bad.add(node);
-        }
-        return good;
-      }).finally(() => this.#probing.delete(node));
-      this.#probing.set(node, running);
-    }
+    if (running) return running;
+    if (this.#probing.size > 0 || !this.#spend(now)) return undefined;
+    running = probe().then((good) => {
+      // Bounded: a flood of made-up nodes cannot grow them for ever.
+      const known = good ? this.#good : this.#bad;
+      if (known.size >= MAX_NODES) known.clear();
+      known.add(node);
+      return good;
+    }).finally(() => this.#probing.delete(node));
+    this.#probing.set(node, running);
     return running;
+  }
+
+  /** Takes a probe from the budget, if there is one left at `now`. */
+  #spend(now: number): boolean {
+    const earned = Math.floor((now - this.#refilled) / PROBE_INTERVAL);
+    if (earned > 0) {
+      this.#tokens = Math.min(PROBE_BURST, this.#tokens + earned);
+      this.#refilled = earned === Infinity
+        ? now
+        : this.#refilled + earned * PROBE_INTERVAL;
+      if (this.#tokens === PROBE_BURST) this.#refilled = now;
+    }
+    if (this.#tokens === 0) return false;
+    this.#tokens--;
+    return true;
   }
 }

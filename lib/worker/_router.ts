@@ -39,14 +39,20 @@ export interface Route {
   /** Runs the middleware and the method (or handler) for a request. */
   readonly handle: (request: RpcRequest) => unknown;
   /**
+   * Runs the middleware around `last` instead of the method: for a repeat
+   * answered from the reply cache, which the middleware may still refuse.
+   */
+  readonly pass: (request: RpcRequest, last: () => unknown) => unknown;
+  /**
    * Whether a result of `undefined` is an empty reply (a method may return
    * nothing) rather than a handler's forgotten `return`.
    */
   readonly mayReturnNothing: boolean;
-  /** The decision to run it (made once: no allocation per request). */
+  /**
+   * The decision to run a call that is not idempotent (made once: no
+   * allocation per request).
+   */
   readonly run: RunAdmission;
-  /** The decision to run it and remember the reply of an idempotent call. */
-  readonly runAndRemember: RunAdmission;
 }
 
 /**
@@ -126,7 +132,7 @@ export class Router {
     return new Router(
       new Map(),
       undefined,
-      makeRoute({ name: "", method: undefined, handle }, false),
+      makeRoute({ name: "", method: undefined, handle }, chain, false),
     );
   }
 
@@ -172,7 +178,7 @@ export class Router {
         ? (request: RpcRequest) => invoke(method, request)
         : (request: RpcRequest) =>
           runChain(chain, request, () => invoke(method, request));
-      routes.set(name, makeRoute({ name, method: name, handle }, true));
+      routes.set(name, makeRoute({ name, method: name, handle }, chain, true));
     }
     if (routes.size === 0) {
       throw optionTypeError("methods", "must not be empty");
@@ -206,12 +212,16 @@ export class Router {
 
 function makeRoute(
   parts: Pick<Route, "name" | "method" | "handle">,
+  chain: readonly ServerMiddleware[],
   mayReturnNothing: boolean,
 ): Route {
-  const route = { ...parts, mayReturnNothing } as {
+  const pass = chain.length === 0
+    ? (_request: RpcRequest, last: () => unknown) => last()
+    : (request: RpcRequest, last: () => unknown) =>
+      runChain(chain, request, last);
+  const route = { ...parts, pass, mayReturnNothing } as {
     -readonly [K in keyof Route]: Route[K];
   };
-  route.run = Object.freeze({ kind: "run", route, remember: false });
-  route.runAndRemember = Object.freeze({ kind: "run", route, remember: true });
+  route.run = Object.freeze({ kind: "run", route, remember: undefined });
   return Object.freeze(route);
 }

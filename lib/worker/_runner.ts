@@ -1,7 +1,9 @@
 /**
  * {@linkcode HandlerRunner}: running a route's handler for one request,
- * with the request's signal (the caller's deadline, or the worker's close),
- * made only if the handler reads it.
+ * with the request's signal (the caller's deadline, the worker's limit on
+ * handler time, or the worker's close), made only if the handler reads it;
+ * answering for a handler that runs past its time; and turning what it
+ * throws into the error reply its caller may see.
  *
  * @module
  */
@@ -9,38 +11,80 @@
 import { MAX_TIMER } from "../checks.ts";
 import { HandlerError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
-import { errorBodyOf, errorReply } from "../protocol/error_reply.ts";
+import {
+  errorBodyOf,
+  errorReply,
+  hiddenErrorBody,
+  isHandlerError,
+  newErrorId,
+} from "../protocol/error_reply.ts";
 import { EMPTY_BODY, RpcRequest } from "../protocol/message.ts";
 import type { Reply } from "../protocol/reply.ts";
 import { deadlineOf } from "../protocol/request.ts";
 import { resultReply } from "./_outcome.ts";
 import type { Route } from "./_router.ts";
+import { type Watch, Watchdog } from "./_watchdog.ts";
 import type { Delivery } from "./transport.ts";
+
+/**
+ * How long a handler may run past its caller's deadline before the worker
+ * answers `DEADLINE_EXCEEDED` for it and frees its slot.
+ */
+export const OVERRUN_GRACE = 1_000;
+
+/**
+ * The reply for a handler that ran past its time: its caller gave up, or
+ * will; the request is acked so that its prefetch slot frees.
+ */
+export const OVERRUN_REPLY: Reply = errorReply({
+  code: "DEADLINE_EXCEEDED",
+  name: "TimeoutError",
+  message: "The handler ran past its time; the worker stopped waiting for it",
+});
+
+/** What a {@linkcode HandlerRunner} works with. */
+export interface RunnerInit {
+  /** Aborts when the worker closing gives up on its running handlers. */
+  readonly stop: AbortSignal;
+  /** Where handler failures are logged. */
+  readonly logger: Logger;
+  /** The longest a handler may run, whatever its caller's deadline. */
+  readonly maxHandlerTime: number;
+  /** Whether callers see the messages of every error (development). */
+  readonly exposeErrors: boolean;
+  /**
+   * A handler ran past its time: `finished` settles when (if ever) it
+   * stops.
+   */
+  readonly overrun: (route: Route, finished: Promise<unknown>) => void;
+}
 
 /** Runs handlers until the worker's `stop` signal aborts. */
 export class HandlerRunner {
-  readonly #stop: AbortSignal;
-  readonly #logger: Logger;
+  readonly #init: RunnerInit;
+  readonly #watchdog = new Watchdog();
 
-  /**
-   * `stop` aborts when the worker closing gives up on its running handlers;
-   * handler failures are logged to `logger`.
-   */
-  constructor(stop: AbortSignal, logger: Logger) {
-    this.#stop = stop;
-    this.#logger = logger;
+  /** A runner; {@linkcode close} stops its watchdog. */
+  constructor(init: RunnerInit) {
+    this.#init = init;
   }
 
   /**
    * Runs `route`'s handler for `delivery`, and resolves with the reply: its
-   * result, or the error reply of what it threw; `undefined` if it stopped
-   * because the worker is closing.
+   * result, or the error reply of what it threw; {@linkcode OVERRUN_REPLY}
+   * if it runs past its time (its signal then aborts); `undefined` if it
+   * stopped because the worker is closing.
    */
-  async run(delivery: Delivery, route: Route): Promise<Reply | undefined> {
+  run(delivery: Delivery, route: Route): Promise<Reply | undefined> {
     const deadline = deadlineOf(delivery.properties.headers);
+    const now = Date.now();
+    const until = Math.min(
+      now + this.#init.maxHandlerTime,
+      deadline === undefined ? Infinity : deadline + OVERRUN_GRACE,
+    );
     // The signal, its timer and its listener cost more than many a handler:
     // they are made only if the handler asks for the signal.
-    const stop = this.#stop;
+    const stop = this.#init.stop;
     let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onStop: (() => void) | undefined;
@@ -49,14 +93,19 @@ export class HandlerRunner {
       onStop = () => controller!.abort(stop.reason);
       if (stop.aborted) controller.abort(stop.reason);
       else stop.addEventListener("abort", onStop, { once: true });
-      const left = deadline === undefined ? Infinity : deadline - Date.now();
+      const left = Math.min(
+        deadline === undefined ? Infinity : deadline - Date.now(),
+        until - Date.now(),
+      );
       if (left <= MAX_TIMER) {
         timer = setTimeout(
           () =>
             controller!.abort(
               new HandlerError(
                 "DEADLINE_EXCEEDED",
-                "The caller's deadline passed",
+                deadline !== undefined && deadline <= until
+                  ? "The caller's deadline passed"
+                  : "The handler ran past the worker's limit (maxHandlerTime)",
               ),
             ),
           Math.max(0, left),
@@ -64,34 +113,119 @@ export class HandlerRunner {
       }
       return controller.signal;
     };
+    const running = (async (): Promise<Reply | undefined> => {
+      try {
+        const request = new RpcRequest(
+          delivery.body ?? EMPTY_BODY,
+          delivery.properties,
+          {
+            signal,
+            deadline,
+            redelivered: delivery.redelivered,
+            method: route.method,
+          },
+        );
+        return resultReply(await route.handle(request), route.mayReturnNothing);
+      } catch (error) {
+        if (
+          controller?.signal.aborted &&
+          controller.signal.reason === stop.reason
+        ) {
+          return undefined;
+        }
+        return this.#errorReply(error, delivery, route);
+      } finally {
+        if (onStop) {
+          clearTimeout(timer);
+          stop.removeEventListener("abort", onStop);
+        }
+      }
+    })();
+    return new Promise((resolve) => {
+      const watch: Watch = {
+        until,
+        overrun: () => {
+          controller?.abort(
+            new HandlerError(
+              "DEADLINE_EXCEEDED",
+              "The handler ran past its time",
+            ),
+          );
+          this.#init.overrun(route, running);
+          resolve(OVERRUN_REPLY);
+        },
+      };
+      this.#watchdog.add(watch);
+      running.then((reply) => {
+        if (this.#watchdog.release(watch)) resolve(reply);
+      });
+    });
+  }
+
+  /**
+   * Runs `route`'s middleware for a repeat of an idempotent call that the
+   * reply cache answers: the middleware may refuse it (its error reply is
+   * the answer) or let it pass (`cached` is); a middleware that answers by
+   * itself without calling `next()` gives that answer.
+   */
+  async reuse(
+    delivery: Delivery,
+    route: Route,
+    cached: Promise<Reply | undefined>,
+  ): Promise<Reply | undefined> {
+    let reply: Reply | undefined;
+    let reached = false;
     try {
       const request = new RpcRequest(
         delivery.body ?? EMPTY_BODY,
         delivery.properties,
         {
-          signal,
-          deadline,
+          signal: this.#init.stop,
+          deadline: deadlineOf(delivery.properties.headers),
           redelivered: delivery.redelivered,
           method: route.method,
         },
       );
-      return resultReply(await route.handle(request), route.mayReturnNothing);
-    } catch (error) {
-      if (
-        controller?.signal.aborted && controller.signal.reason === stop.reason
-      ) {
+      const result = await route.pass(request, async () => {
+        reached = true;
+        reply = await cached;
         return undefined;
-      }
-      const body = errorBodyOf(error);
-      if (body.code === "INTERNAL") {
-        this.#logger.error(`Handler failed: ${body.message}`);
-      }
-      return errorReply(body);
-    } finally {
-      if (onStop) {
-        clearTimeout(timer);
-        stop.removeEventListener("abort", onStop);
-      }
+      });
+      return reached ? reply : resultReply(result, route.mayReturnNothing);
+    } catch (error) {
+      return this.#errorReply(error, delivery, route);
     }
+  }
+
+  /** Stops the watchdog. Idempotent. */
+  close(): void {
+    this.#watchdog.close();
+  }
+
+  /**
+   * The error reply for what a handler (or middleware) threw: a
+   * `HandlerError` as written; any other error with its code and an error
+   * id instead of its message, logged in full beside the id (unless the
+   * worker exposes errors).
+   */
+  #errorReply(error: unknown, delivery: Delivery, route: Route): Reply {
+    const body = errorBodyOf(error);
+    if (isHandlerError(error)) return errorReply(body);
+    const { logger, exposeErrors } = this.#init;
+    const errorId = newErrorId();
+    const fields = {
+      error_id: errorId,
+      method: route.method ?? delivery.properties.type,
+      correlation_id: delivery.properties.correlationId,
+    };
+    const text = error instanceof Error && typeof error.stack === "string"
+      ? error.stack
+      : `${body.name}: ${body.message}`;
+    if (body.code === "INTERNAL") {
+      logger.error(`Handler failed: ${text}`, fields);
+    } else {
+      logger.warn(`Handler refused a request: ${text}`, fields);
+    }
+    return errorReply(exposeErrors ? body : hiddenErrorBody(body, errorId));
   }
 }

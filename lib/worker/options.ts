@@ -11,10 +11,12 @@ import {
   defaultConnectionName,
 } from "../amqp/connection.ts";
 import {
+  checkBoolean,
   checkInteger,
   checkName,
   checkNonNegative,
   checkOneOf,
+  checkTimeout,
   optionTypeError,
 } from "../checks.ts";
 import { type Logger, silentLogger } from "../observability/logger.ts";
@@ -38,6 +40,12 @@ export const DEFAULT_DELIVERY_LIMIT = 5;
 
 /** How long a closing worker lets running handlers finish, by default. */
 export const DEFAULT_GRACE_PERIOD = 10_000;
+
+/**
+ * The longest a handler may run by default, in milliseconds (5 minutes):
+ * the bound for requests without a deadline, such as the tutorial's.
+ */
+export const DEFAULT_MAX_HANDLER_TIME = 300_000;
 
 /** The default largest request body a worker accepts: 1 MiB. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
@@ -123,13 +131,49 @@ export interface ServeOptions extends ConnectionOptions {
    */
   gracePeriod?: number;
   /**
-   * How many replies to idempotent calls the worker remembers, by message
-   * id, to answer a repeat without running the handler again (at most
-   * 32 MiB of them); 0 turns the cache off.
+   * How many replies to idempotent calls the worker remembers, by caller
+   * and idempotency key, to answer a repeat without running the handler
+   * again (at most 32 MiB of them); 0 turns the cache off.
    *
    * @default {10000}
    */
   replyCacheSize?: number;
+  /**
+   * The longest a handler may run, in milliseconds, whatever its caller's
+   * deadline. A handler still running past it, or past its caller's
+   * deadline by a grace of a second, has its signal aborted and its
+   * request answered `DEADLINE_EXCEEDED` and acked, so that its prefetch
+   * slot frees; it is counted and logged as stuck until it stops.
+   *
+   * @default {300000}
+   */
+  maxHandlerTime?: number;
+  /**
+   * How many stuck handlers (running past their time, see
+   * `maxHandlerTime`) the worker tolerates: at this many it stops
+   * consuming for good and reports itself unhealthy (`/healthz` answers
+   * 503), so that an orchestrator restarts it. Defaults to the prefetch.
+   */
+  maxStuckHandlers?: number;
+  /**
+   * Whether callers see the message of every error a handler throws. By
+   * default only a `HandlerError`'s message reaches the caller; any other
+   * error (which may hold a connection string, a host, a query) reaches it
+   * as its code and an error id, logged by the worker beside the full
+   * error. Turn on for development only.
+   *
+   * @default {false}
+   */
+  exposeErrors?: boolean;
+  /**
+   * Whether replies carry the login's user name as their `user_id`, which
+   * the broker vouches for, so that callers may check who answered them
+   * (the client's `replyUserId`). Turned off by itself, with an error line,
+   * if the broker refuses it (a login it authenticates as another name).
+   *
+   * @default {true}
+   */
+  sendUserId?: boolean;
   /** Closes the server when it aborts. */
   signal?: AbortSignal;
   /** Called once the server consumes. */
@@ -189,6 +233,14 @@ export interface WorkerConfig extends ConnectionOptions {
   readonly gracePeriod: number;
   /** How many replies the cache holds. */
   readonly replyCacheSize: number;
+  /** The longest a handler may run. */
+  readonly maxHandlerTime: number;
+  /** How many stuck handlers make the worker stop consuming. */
+  readonly maxStuckHandlers: number;
+  /** Whether callers see every error's message. */
+  readonly exposeErrors: boolean;
+  /** Whether replies carry the login's user name as `user_id`. */
+  readonly sendUserId: boolean;
   /** Where requests that fail again and again get another try, or none. */
   readonly deliveryLimit: number | undefined;
   /** Where the worker counts. */
@@ -251,6 +303,12 @@ export function resolveServeOptions(
   if (typeof arguments_ !== "object" || arguments_ === null) {
     throw optionTypeError("queueArguments", "must be an object");
   }
+  checkBoolean("exposeErrors", options.exposeErrors);
+  checkBoolean("sendUserId", options.sendUserId);
+  const prefetch = checkInteger("prefetch", options.prefetch ?? 1, {
+    min: 1,
+    max: 65535,
+  });
   return {
     url: options.url,
     tls: options.tls,
@@ -262,10 +320,7 @@ export function resolveServeOptions(
       deadLetterQueue: type === "quorum" ? deadLetterQueue : false,
       arguments: arguments_,
     },
-    prefetch: checkInteger("prefetch", options.prefetch ?? 1, {
-      min: 1,
-      max: 65535,
-    }),
+    prefetch,
     router,
     maxRequestBytes: checkNonNegative(
       "maxRequestBytes",
@@ -280,6 +335,17 @@ export function resolveServeOptions(
       options.replyCacheSize ?? DEFAULT_REPLY_CACHE_SIZE,
       { min: 0 },
     ),
+    maxHandlerTime: checkTimeout(
+      "maxHandlerTime",
+      options.maxHandlerTime ?? DEFAULT_MAX_HANDLER_TIME,
+    ),
+    maxStuckHandlers: checkInteger(
+      "maxStuckHandlers",
+      options.maxStuckHandlers ?? prefetch,
+      { min: 1 },
+    ),
+    exposeErrors: options.exposeErrors ?? false,
+    sendUserId: options.sendUserId ?? true,
     deliveryLimit: type === "quorum" ? deliveryLimit : undefined,
     metrics: options.metrics ?? new MetricsRegistry(),
     logger: options.logger ?? silentLogger,

@@ -16,7 +16,7 @@ import type { ServerStats } from "../observability/stats.ts";
 import type { Reply } from "../protocol/reply.ts";
 import { WorkerLink } from "./_link.ts";
 import { ServerMetrics } from "./_metrics.ts";
-import { HandlerRunner } from "./_runner.ts";
+import { HandlerRunner, OVERRUN_REPLY } from "./_runner.ts";
 import { allSettled } from "./_settled.ts";
 import { admit, conclude, type Policy } from "./_decide.ts";
 import type { WorkerConfig } from "./options.ts";
@@ -68,6 +68,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly #stop = new AbortController();
   readonly #runner: HandlerRunner;
   #closing?: Promise<void>;
+  #stuck = 0;
+  #unhealthy: string | undefined;
   #finish!: (error?: Error) => void;
   readonly #link: WorkerLink;
 
@@ -90,7 +92,13 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       deliveryLimit: config.deliveryLimit,
     };
     this.#metrics = new ServerMetrics(config.metrics, config.queue.name);
-    this.#runner = new HandlerRunner(this.#stop.signal, config.logger);
+    this.#runner = new HandlerRunner({
+      stop: this.#stop.signal,
+      logger: config.logger,
+      maxHandlerTime: config.maxHandlerTime,
+      exposeErrors: config.exposeErrors,
+      overrun: (route, finished) => this.#overrun(route, finished),
+    });
     this.finished = new Promise<void>((resolve, reject) => {
       this.#finish = (error) => (error ? reject(error) : resolve());
     });
@@ -150,10 +158,21 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
 
   /**
    * Where the connection is: `open`, `blocked`, `reconnecting`, `closed` or
-   * `failed`. An `open` server consumes its queue.
+   * `failed`. An `open` server consumes its queue, unless it is
+   * {@linkcode unhealthy}.
    */
   get state(): ConnectionState {
     return this.#transport.state;
+  }
+
+  /**
+   * Why the worker stopped serving although its connection may be fine:
+   * as many handlers stuck past their time as `maxStuckHandlers`. It then
+   * consumes no more and needs a restart (`/healthz` answers 503).
+   * `undefined` while it is healthy.
+   */
+  get unhealthy(): string | undefined {
+    return this.#unhealthy;
   }
 
   /**
@@ -233,16 +252,24 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         this.#logger.debug("Answered a repeat from the reply cache", {
           message_id: delivery.properties.messageId,
         });
-        pending = admission.reply;
-        reply = await pending;
+        // The middleware still runs, and may refuse the repeat.
+        reply = await this.#runner.reuse(
+          delivery,
+          admission.route,
+          admission.reply,
+        );
         break;
-      case "run":
+      case "run": {
+        const slot = admission.remember;
         pending = this.#runner.run(delivery, admission.route);
-        if (admission.remember) {
-          policy.cache.set(delivery.properties.messageId!, pending);
-        }
+        if (slot) policy.cache.set(slot.key, slot.fingerprint, pending);
         reply = await pending;
+        // A repeat must not wait on a handler that may never stop.
+        if (slot && reply === OVERRUN_REPLY) {
+          policy.cache.forget(slot.key, pending);
+        }
         break;
+      }
     }
     const conclusion = conclude(delivery, reply, policy);
     switch (conclusion) {
@@ -253,7 +280,9 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         this.#logger.warn(
           `Handing a failed request back to "${this.queue}" for another try`,
         );
-        policy.cache.forget(delivery.properties.messageId!, pending!);
+        if (admission.kind === "run" && admission.remember) {
+          policy.cache.forget(admission.remember.key, pending!);
+        }
       // falls through
       case "requeue":
         // (Or stopped because this worker is closing, not because the
@@ -313,20 +342,25 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       // A direct reply-to address of a node not seen before: the first
       // reply goes out on a connection of its own, in case the broker
       // closes it for an address it cannot decode. (Bad: found so by
-      // another request's probe meanwhile.)
+      // another request's probe meanwhile.) Probes are few: a node that
+      // cannot be probed now is not waited for.
       let probed = false;
-      const good = verdict === "unknown" &&
-        await guard.probe(replyTo, () => {
+      const probing = verdict === "unknown"
+        ? guard.probe(replyTo, () => {
           probed = true;
           return transport.probe(delivery, reply);
-        });
+        })
+        : undefined;
+      const good = probing !== undefined && await probing;
       if (!good || probed) {
         if (probed && good) {
           this.#metrics.answered(series, reply.errorCode, started);
         } else {
           if (verdict === "unknown") {
             this.#logger.warn(
-              "Dropped the reply to a direct reply-to address the broker does not know",
+              probing === undefined
+                ? "Dropped the reply to a direct reply-to address of a node not known yet: too many new nodes at once to probe"
+                : "Dropped the reply to a direct reply-to address the broker does not know",
             );
           }
           this.#metrics.dropped();
@@ -342,6 +376,33 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     // Counted once the reply is written: a reply that cannot be sent is not
     // an answer (the request is redelivered, and counted then).
     this.#metrics.answered(series, reply.errorCode, started);
+  }
+
+  /**
+   * A handler ran past its time: its request was answered; it is counted
+   * as stuck until it stops, and at `maxStuckHandlers` of them the worker
+   * stops consuming for good.
+   */
+  #overrun(route: Route, finished: Promise<unknown>): void {
+    this.#stuck++;
+    this.#metrics.overrun();
+    this.#logger.warn(
+      `A handler ran past its time: answered DEADLINE_EXCEEDED and freed its slot; ${this.#stuck} stuck now`,
+      { method: route.method ?? "(handler)" },
+    );
+    finished.finally(() => {
+      this.#stuck--;
+      this.#metrics.unstuck();
+    });
+    const limit = this.#config.maxStuckHandlers;
+    if (this.#stuck < limit || this.#unhealthy !== undefined) return;
+    this.#unhealthy =
+      `${this.#stuck} handlers are stuck past their time (maxStuckHandlers is ${limit})`;
+    this.#logger.error(
+      `Stopped consuming "${this.queue}": ${this.#unhealthy}; restart the worker`,
+    );
+    this.#metrics.connected(false);
+    this.#transport.stopConsuming().catch(() => {});
   }
 
   #failedToAnswer(delivery: Delivery, error: unknown): void {
@@ -381,6 +442,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         await allSettled(this.#running, ABORT_GRACE);
       }
       this.#stop.abort(new RpcError("RpcServer closed"));
+      this.#runner.close();
       this.#link.unblock();
       await this.#transport.close();
       this.#metrics.stopped();
@@ -398,6 +460,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     );
     this.#closing = Promise.resolve();
     this.#stop.abort(lost);
+    this.#runner.close();
     this.dispatchEvent(new ConnectionEvent("failed", { error }));
     this.#finish(lost);
   }

@@ -153,7 +153,10 @@ export interface WorkerTransport {
   probe(delivery: Delivery, reply: Reply): Promise<boolean>;
   /** Settles a delivery without a reply. */
   settle(delivery: Delivery, settlement: Settlement): Promise<void>;
-  /** Stops consuming; deliveries in hand may still be answered. */
+  /**
+   * Stops consuming for good (also once the connection is set up again);
+   * deliveries in hand may still be answered.
+   */
   stopConsuming(): Promise<void>;
   /**
    * Stops reconnecting, but keeps the connection while it is open: the

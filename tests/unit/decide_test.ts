@@ -166,18 +166,24 @@ Deno.test("admit() runs a routed request with the same decision object every tim
   assert.equal(first, second);
   assert.deepEqual(
     first.kind === "run" && [first.route.name, first.remember],
-    ["add", false],
+    ["add", undefined],
   );
   // Naming none: the default method's route.
   const byDefault = admit(delivery(), NOW, rules);
   assert.equal(byDefault.kind === "run" && byDefault.route.name, "fib");
 });
 
+/** Admits `request` and, if it runs, remembers `reply` as its reply. */
+function remember(rules: Policy, request: Delivery, reply: Reply): void {
+  const admission = admit(request, NOW, rules);
+  assert.ok(admission.kind === "run" && admission.remember);
+  const { key, fingerprint } = admission.remember;
+  rules.cache.set(key, fingerprint, Promise.resolve(reply));
+}
+
 Deno.test("admit() remembers the reply of an idempotent call, and answers its repeat from the cache", async () => {
   const rules = policy();
-  const first = admit(delivery(IDEMPOTENT), NOW, rules);
-  assert.equal(first.kind === "run" && first.remember, true);
-  rules.cache.set("m-1", Promise.resolve(ok));
+  remember(rules, delivery(IDEMPOTENT), ok);
   const repeat = admit(delivery(IDEMPOTENT), NOW, rules);
   assert.equal(repeat.kind, "reuse");
   assert.equal(repeat.kind === "reuse" && await repeat.reply, ok);
@@ -190,8 +196,40 @@ Deno.test("admit() remembers the reply of an idempotent call, and answers its re
     ]
   ) {
     const admission = admit(delivery(properties), NOW, rules);
-    assert.equal(admission.kind === "run" && admission.remember, false);
+    assert.equal(admission.kind === "run" && admission.remember, undefined);
   }
+});
+
+Deno.test("admit() keeps each caller's idempotency keys to itself: another user's repeat of a key runs anew", () => {
+  const rules = policy();
+  remember(rules, delivery({ ...IDEMPOTENT, userId: "alice" }), ok);
+  for (const userId of ["mallory", undefined]) {
+    const other = admit(delivery({ ...IDEMPOTENT, userId }), NOW, rules);
+    assert.equal(other.kind, "run");
+  }
+  assert.equal(
+    admit(delivery({ ...IDEMPOTENT, userId: "alice" }), NOW, rules).kind,
+    "reuse",
+  );
+});
+
+Deno.test("admit() refuses a key reused for another method or another body, naming the key", () => {
+  const rules = policy();
+  remember(rules, delivery({ ...IDEMPOTENT, type: "add" }), ok);
+  const otherMethod = refused(
+    admit(delivery({ ...IDEMPOTENT, type: "fib" }), NOW, rules),
+  );
+  assert.equal(otherMethod.reason, "reused key");
+  assert.equal(otherMethod.reply.errorCode, "INVALID_ARGUMENT");
+  assert.match(
+    JSON.parse(new TextDecoder().decode(otherMethod.reply.body as Uint8Array))
+      .message,
+    /"m-1"/,
+  );
+  const otherBody = refused(
+    admit(delivery({ ...IDEMPOTENT, type: "add" }, 3), NOW, rules),
+  );
+  assert.equal(otherBody.reason, "reused key");
 });
 
 Deno.test("conclude() acks a request once its reply is known", () => {
