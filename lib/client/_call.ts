@@ -20,6 +20,7 @@ export class Call implements PendingCall {
   sent = false;
   signal?: AbortSignal;
   onAbort?: () => void;
+  replyUserId?: string;
   readonly started: number = performance.now();
   readonly #resolve: (reply: RpcReply) => void;
   readonly #reject: (error: unknown) => void;

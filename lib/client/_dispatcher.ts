@@ -9,6 +9,7 @@
  */
 
 import type { ConnectionState } from "../amqp/supervisor.ts";
+import { RandomIds } from "./_ids.ts";
 import {
   ConnectionLostError,
   NoRouteError,
@@ -51,10 +52,9 @@ export interface DispatcherInit {
 export class Dispatcher {
   readonly #init: DispatcherInit;
   readonly #pending = new PendingCalls((id, call) => this.#expire(id, call));
-  // Correlation ids are a per-client random prefix and a counter: unique,
-  // cheap to make, and cheap to look up.
-  readonly #prefix = crypto.randomUUID().slice(0, 8) + ".";
-  #sequence = 0;
+  // Correlation ids no one can predict: another service's worker that sees
+  // one of them cannot answer this client's other calls first.
+  readonly #ids = new RandomIds();
 
   constructor(init: DispatcherInit) {
     this.#init = init;
@@ -77,7 +77,7 @@ export class Dispatcher {
 
   /** The correlation id of the next call. */
   nextId(): string {
-    return this.#prefix + (this.#sequence++).toString(36);
+    return this.#ids.next();
   }
 
   /**
@@ -195,7 +195,20 @@ export class Dispatcher {
 
   /** A message arrived on the reply path: settles the call it answers. */
   reply(body: Uint8Array, properties: MessageProperties): void {
-    const call = this.#pending.take(properties.correlationId);
+    const pending = this.#pending;
+    const expected = pending.get(properties.correlationId)?.replyUserId;
+    if (expected !== undefined && properties.userId !== expected) {
+      // Not from the worker the caller expects (the broker vouches for
+      // user_id): someone else who knows the reply address. The call still
+      // waits for its real reply.
+      this.#init.metrics.forgedReply();
+      this.#init.logger.warn(
+        "Dropped a reply whose user_id is not the one its call expects (replyUserId)",
+        { user_id: properties.userId ?? "(none)", expected },
+      );
+      return;
+    }
+    const call = pending.take(properties.correlationId);
     if (call === undefined) {
       // Not ours, or no longer awaited: a late reply to a call that timed
       // out or was aborted, or a duplicate sent when a worker died between

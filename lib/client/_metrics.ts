@@ -59,6 +59,7 @@ export class ClientMetrics {
   readonly #inFlight: Gauge;
   readonly #waiting: Gauge;
   readonly #late: CounterChild;
+  readonly #forged: CounterChild;
   readonly #resent: CounterChild;
   readonly #disconnects: CounterChild;
   readonly #reconnects: CounterChild;
@@ -89,6 +90,10 @@ export class ClientMetrics {
     this.#late = registry.counter(
       "rabbit_rpc_client_late_replies_total",
       "Replies dropped because no call waited for them (late or unknown).",
+    ).labels();
+    this.#forged = registry.counter(
+      "rabbit_rpc_client_forged_replies_total",
+      "Replies dropped because their user_id was not the one their call expects (replyUserId).",
     ).labels();
     this.#resent = registry.counter(
       "rabbit_rpc_client_resent_total",
@@ -195,6 +200,10 @@ export class ClientMetrics {
     this.#late.inc();
   }
 
+  forgedReply(): void {
+    this.#forged.inc();
+  }
+
   resend(count: number): void {
     this.#resent.inc(count);
   }
@@ -223,6 +232,7 @@ export class ClientMetrics {
       timeouts: errors.timeout ?? 0,
       returns: errors.no_route ?? 0,
       lateReplies: this.#late.value,
+      forgedReplies: this.#forged.value,
       resent: this.#resent.value,
       disconnects: this.#disconnects.value,
       reconnects: this.#reconnects.value,

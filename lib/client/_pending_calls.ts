@@ -29,6 +29,11 @@ export interface PendingCall extends RequestParts {
   signal?: AbortSignal;
   /** The `abort` listener added to `signal`. */
   onAbort?: () => void;
+  /**
+   * The `user_id` its reply must carry (`replyUserId`); replies from
+   * anyone else are dropped.
+   */
+  replyUserId?: string;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   checkBoolean,
   checkFunctions,
   checkInteger,
+  checkName,
   checkNonNegative,
   checkOneOf,
   checkTimeout,
@@ -90,6 +91,12 @@ export interface ClientInit {
    * @default {false}
    */
   persistent?: boolean;
+  /**
+   * The user the workers this client calls connect as, for every call that
+   * does not name its own (see `CallOptions.replyUserId`): replies whose
+   * `user_id` is another are dropped as forged.
+   */
+  replyUserId?: string;
   /**
    * Whether each request carries the login's user name as its `user_id`:
    * RabbitMQ refuses a `user_id` other than the publishing connection's
@@ -199,6 +206,16 @@ export interface CallOptions {
   /** A W3C `tracestate` to carry with `traceparent`. */
   tracestate?: string;
   /**
+   * The user the worker answering this call connects as: a reply is
+   * accepted only if its `user_id` (which the broker vouches for, and the
+   * worker sets on its replies) is this one. Replies from anyone else who
+   * knows the reply address (a worker of another service, say) are dropped
+   * and counted, and the call waits on for its real reply.
+   *
+   * @default {the client's `replyUserId`: none, any reply is accepted}
+   */
+  replyUserId?: string;
+  /**
    * AMQP properties and headers of the request. `correlationId` and
    * `replyTo` are always the client's own; `expiration` and the
    * `x-deadline` header come from the timeout unless it is `Infinity`;
@@ -226,6 +243,9 @@ export function checkClientInit(init: ClientOptions): void {
   if (init.timeout !== undefined) checkTimeout("timeout", init.timeout);
   checkBoolean("persistent", init.persistent);
   checkBoolean("sendUserId", init.sendUserId);
+  if (init.replyUserId !== undefined) {
+    checkName("replyUserId", init.replyUserId);
+  }
   if (init.middleware !== undefined) {
     checkFunctions("middleware", init.middleware);
   }

@@ -76,6 +76,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
   readonly #logger: Logger;
   readonly #timeout: number;
   readonly #persistent: boolean;
+  readonly #replyUserId: string | undefined;
   readonly #middleware: readonly ClientMiddleware[];
   readonly #registry: MetricsRegistry;
   readonly #metrics: ClientMetrics;
@@ -122,6 +123,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
     this.#logger = init.logger ?? silentLogger;
     this.#timeout = init.timeout ?? DEFAULT_TIMEOUT;
     this.#persistent = init.persistent ?? false;
+    this.#replyUserId = init.replyUserId;
     this.#sender = new Sender(transport, init.sendUserId ?? true);
     this.#middleware = [...(init.middleware ?? [])];
     this.#registry = init.metrics ?? new MetricsRegistry();
@@ -342,6 +344,9 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       );
     }
     if (options.properties !== undefined) checkProperties(options.properties);
+    if (options.replyUserId !== undefined) {
+      checkName("replyUserId", options.replyUserId);
+    }
     const properties = withTraceContext(options.properties, options);
     if (signal?.aborted) return this.#refuse(queue, options, signal.reason);
 
@@ -360,6 +365,7 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
       this.#metrics,
     );
     call.signal = signal;
+    call.replyUserId = options.replyUserId ?? this.#replyUserId;
     this.#calls.dispatch(call);
     return settle.promise;
   }

@@ -27,6 +27,7 @@ import type {
 import { QueueError } from "../errors.ts";
 import { type QueueDeclaration, queueDeclarations } from "../protocol/queue.ts";
 import type { RequestQueue } from "../protocol/queue.ts";
+import type { MessageProperties } from "../protocol/properties.ts";
 import { type Reply, replyProperties } from "../protocol/reply.ts";
 import { AckBatcher } from "./_ack_batcher.ts";
 import type {
@@ -56,6 +57,15 @@ export interface AmqpWorkerTransportOptions extends ConnectionOptions {
   queue: RequestQueue;
   /** How many requests the broker hands over before an ack (`basic.qos`). */
   prefetch: number;
+  /**
+   * Whether replies carry the login's user name as their `user_id`, which
+   * the broker vouches for, so that callers may check who answered
+   * (`replyUserId`). Turned off by itself, with an error line, if the
+   * broker refuses it (a login it authenticates as another name).
+   *
+   * @default {true}
+   */
+  sendUserId?: boolean;
 }
 
 /** How long a closing worker waits for the broker to cancel its consumer. */
@@ -93,15 +103,24 @@ export class AmqpWorkerTransport implements WorkerTransport {
   #consumer?: AMQPConsumer;
   #acks?: AckBatcher;
   #ending = false;
+  #stopped = false;
+  #sendUserId: boolean;
 
   /** Makes the transport; nothing connects before {@linkcode start}. */
   constructor(options: AmqpWorkerTransportOptions) {
     this.#options = options;
     this.#declarations = queueDeclarations(options.queue);
+    this.#sendUserId = options.sendUserId ?? true;
     this.#supervisor = new ConnectionSupervisor(options, {
       setup: (connection) => this.#setup(connection),
       lost: (error) => {
         this.#consumer = undefined;
+        if (this.#sendUserId && /user_id property set to/.test(error.message)) {
+          this.#sendUserId = false;
+          options.logger?.error(
+            "The broker refused the login's user name as the user_id of replies: replies go without user_id from now on (set sendUserId: false to start that way)",
+          );
+        }
         this.#listener?.lost(error);
       },
       restored: () => this.#listener?.restored(),
@@ -138,6 +157,8 @@ export class AmqpWorkerTransport implements WorkerTransport {
         );
       }
       await channel.basicQos(this.#options.prefetch);
+      // Stopped for good: set up again after a loss, it consumes no more.
+      if (this.#stopped) return;
       consumer = await channel.basicConsume(
         queue,
         { noAck: false, tag: MANUAL_ACK_TAG + crypto.randomUUID() },
@@ -178,10 +199,7 @@ export class AmqpWorkerTransport implements WorkerTransport {
     settlement: "ack" | "reject",
   ): Promise<void> {
     const message = delivery as unknown as AMQPMessage;
-    const properties = replyProperties(
-      reply,
-      message.properties.correlationId,
-    );
+    const properties = this.#replyProperties(message, reply);
     // The ack follows the reply on the same channel, so the broker always
     // sees the reply first: no need to wait for the reply's write before
     // acking, and both leave in one socket write. (A reply that fails before
@@ -212,7 +230,7 @@ export class AmqpWorkerTransport implements WorkerTransport {
           "",
           message.properties.replyTo!,
           reply.body,
-          replyProperties(reply, message.properties.correlationId),
+          this.#replyProperties(message, reply),
         ),
         PROBE_TIMEOUT,
       );
@@ -223,6 +241,14 @@ export class AmqpWorkerTransport implements WorkerTransport {
     } finally {
       await closeConnection(connection);
     }
+  }
+
+  #replyProperties(message: AMQPMessage, reply: Reply): MessageProperties {
+    const properties = replyProperties(reply, message.properties.correlationId);
+    if (this.#sendUserId) {
+      properties.userId = (message.channel.connection as AMQPClient).username;
+    }
+    return properties;
   }
 
   settle(delivery: Delivery, settlement: Settlement): Promise<void> {
@@ -239,6 +265,7 @@ export class AmqpWorkerTransport implements WorkerTransport {
 
   async stopConsuming(): Promise<void> {
     this.#ending = true;
+    this.#stopped = true;
     const consumer = this.#consumer;
     const channel: AMQPChannel | undefined = consumer?.channel;
     if (consumer && channel && !channel.closed && !channel.connection.blocked) {
