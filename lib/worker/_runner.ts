@@ -218,7 +218,11 @@ export class HandlerRunner {
       method: route.method ?? delivery.properties.type,
       correlation_id: delivery.properties.correlationId,
     };
-    const text = error instanceof Error && typeof error.stack === "string"
+    // The stack, where it is cheap: V8 writes it out (message included) on
+    // first read, and a message that echoes a huge argument would make that
+    // cost more than the log line can show.
+    const text = error instanceof Error && body.message.length <= 1_000 &&
+        typeof error.stack === "string"
       ? error.stack
       : `${body.name}: ${body.message}`;
     if (body.code === "INTERNAL") {
