@@ -207,6 +207,21 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "compose.yaml's workers serve metrics on every address of their container (--metrics-host 0.0.0.0), for scrapers in the network",
+  async fn() {
+    for (const name of ["server", "cluster-server"]) {
+      const argv = words((await service(name)).command, `${name} command`);
+      assert.ok(argv.includes("--metrics-port"), `${name}: --metrics-port`);
+      // The worker's default is loopback: the container itself only.
+      const host = argv.indexOf("--metrics-host");
+      assert.ok(host > 0, `${name} should pass --metrics-host`);
+      assert.equal(argv[host + 1], "0.0.0.0", `${name} --metrics-host`);
+    }
+  },
+});
+
+Deno.test({
   name: "compose.yaml starts the worker only once the broker is healthy",
   async fn() {
     const server = await service("server");
