@@ -18,7 +18,8 @@ import { oneLine } from "./flags.ts";
 
 /**
  * One line saying what failed and what to do, without a stack trace or a
- * password.
+ * password: a message from elsewhere (a worker's, say) is bounded, its
+ * control characters escaped, by {@linkcode oneLine}.
  *
  * @example
  * ```ts

@@ -5,6 +5,7 @@
  */
 
 import { optionTypeError } from "../checks.ts";
+import { markerLengthAt } from "../text.ts";
 
 /**
  * The URL used when none is given.
@@ -30,7 +31,12 @@ export const DEFAULT_FRAME_MAX = 131_072;
 
 /**
  * The URL with its password replaced by `***`, for log lines and errors.
- * Text that is not a URL is masked by pattern.
+ * Text that is not a URL is masked by pattern: after each `scheme://user:`,
+ * the password runs to the last `@` before the next white space or
+ * `scheme://` (passwords may hold `/`, `@` or `,`). A password cut short by
+ * `truncate` of `lib/text.ts` (its `@` may be in what was left out) is
+ * masked up to the `… (N more characters)` marker. It takes time linear in
+ * the length of `url`, whatever it holds.
  *
  * @example
  * ```ts
@@ -38,26 +44,136 @@ export const DEFAULT_FRAME_MAX = 131_072;
  *
  * console.log(maskUrl("amqp://app:secret@broker:5672/prod"));
  * // amqp://app:***@broker:5672/prod
+ * console.log(maskUrl("failed amqps://a:p@1@x, amqp://b:p2@y"));
+ * // failed amqps://a:***@x, amqp://b:***@y
+ * ```
+ *
+ * @example Text cut short
+ * ```ts
+ * import { maskUrl } from "./url.ts";
+ * import { truncate } from "../text.ts";
+ *
+ * console.log(maskUrl(truncate("amqp://app:long-secret@broker", 16)));
+ * // amqp://app:***… (13 more characters)
  * ```
  */
 export function maskUrl(url: string): string {
-  // After each "scheme://user:", the password runs to the last "@" before
-  // the next URL or white space: passwords may hold "/", "@" or ",".
-  const scheme = /[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:/gi;
-  let out = "";
+  const parts: string[] = [];
   let from = 0;
-  for (let match; (match = scheme.exec(url)) !== null;) {
-    const start = match.index + match[0].length;
-    if (start < from) continue;
-    const next = url.slice(start).search(/\s|[a-z][a-z0-9+.-]*:\/\//i);
-    const end = next === -1 ? url.length : start + next;
-    const at = url.lastIndexOf("@", end - 1);
-    if (at < start) continue;
-    out += url.slice(from, start) + "***";
-    from = at;
-    scheme.lastIndex = at;
+  let at = 0;
+  for (;;) {
+    const start = passwordStart(url, at);
+    if (start === -1) break;
+    const end = passwordEnd(url, start);
+    if (end.lastAt === -1 && end.marker === -1) {
+      // No "@" before its end: not a password (`amqp://host:5672`).
+      at = start;
+      continue;
+    }
+    // Cut short, a password is masked up to the marker, "@" or not.
+    const stop = end.marker !== -1 ? end.marker : end.lastAt;
+    parts.push(url.slice(from, start), "***");
+    from = stop;
+    at = stop;
   }
-  return out + url.slice(from);
+  parts.push(url.slice(from));
+  return parts.join("");
+}
+
+// maskUrl's scanner. It reads each character a bounded number of times: a
+// regular expression here was quadratic (a long run of letters is a
+// scheme that might end in "://" at each of its starts).
+
+const COLON = 0x3a;
+const SLASH = 0x2f;
+const AT = 0x40;
+
+/**
+ * The offset just after the first `scheme://user:` that starts at or after
+ * `from` (as `/[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:/i` finds it), or -1.
+ */
+function passwordStart(text: string, from: number): number {
+  // Whether the run of scheme characters just before `i` holds a letter
+  // (a scheme starts with one).
+  let letter = false;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (isSchemeChar(c)) {
+      letter ||= isLetter(c);
+      continue;
+    }
+    if (letter && isSchemeSeparator(text, i)) {
+      let user = i + 3;
+      while (user < text.length && isUserChar(text.charCodeAt(user))) user++;
+      if (text.charCodeAt(user) === COLON) return user + 1;
+      // The user part is read again as ordinary text: it holds no ":", so
+      // no other user part overlaps it.
+      i += 2;
+    }
+    letter = false;
+  }
+  return -1;
+}
+
+/**
+ * Where the password that starts at `start` ends: the last `@` before the
+ * next white space or `scheme://`, or the truncation marker it runs into.
+ */
+function passwordEnd(
+  text: string,
+  start: number,
+): { lastAt: number; marker: number } {
+  let lastAt = -1;
+  // The first letter of the run of scheme characters just before `i`.
+  let letter = -1;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (isSchemeChar(c)) {
+      if (letter === -1 && isLetter(c)) letter = i;
+      continue;
+    }
+    if (isSpace(c)) {
+      // A marker is "… (N more characters)": "…" and a space.
+      const marker = i - 1 >= start && markerLengthAt(text, i - 1) > 0
+        ? i - 1
+        : -1;
+      return { lastAt, marker };
+    }
+    if (letter !== -1 && isSchemeSeparator(text, i)) {
+      return { lastAt, marker: -1 };
+    }
+    if (c === AT) lastAt = i;
+    letter = -1;
+  }
+  return { lastAt, marker: -1 };
+}
+
+function isSchemeSeparator(text: string, i: number): boolean {
+  return text.charCodeAt(i) === COLON && text.charCodeAt(i + 1) === SLASH &&
+    text.charCodeAt(i + 2) === SLASH;
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
+}
+
+/** `[a-z0-9+.-]`, any case. */
+function isSchemeChar(c: number): boolean {
+  return isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x2b ||
+    c === 0x2e || c === 0x2d;
+}
+
+/** `[^\s:/@]`. */
+function isUserChar(c: number): boolean {
+  return c !== COLON && c !== SLASH && c !== AT && !isSpace(c);
+}
+
+/** What `\s` matches in a regular expression. */
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 ||
+    c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 ||
+    c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 ||
+    c === 0xfeff;
 }
 
 /**

@@ -9,6 +9,7 @@
 import { checkOneOf } from "../checks.ts";
 
 import { maskUrl } from "../amqp/url.ts";
+import { escapeControls, hasControls, truncate } from "../text.ts";
 
 /**
  * Structured detail of a log line: correlation id, method, duration, …
@@ -165,8 +166,33 @@ export interface FormatLoggerOptions {
 }
 
 /**
+ * The most characters of its message and its fields' values a log line of
+ * {@linkcode formatLogger} shows, together: a longer message or value (a
+ * handler's error that echoes a huge argument, say) is cut short, with a
+ * `… (N more characters)` marker, before it is escaped or masked, so that
+ * a string of any length costs no more than one of this length (values
+ * that are not strings are written as JSON first, whole). Short values are
+ * kept whole; long ones share what is left evenly. The line adds its
+ * level, keys, quotes and markers, and a control character counts as one
+ * though written as six (`\u001b`).
+ *
+ * @example
+ * ```ts
+ * import { formatLogger, MAX_LOG_LINE } from "./logger.ts";
+ *
+ * const logger = formatLogger({ write: (line) => console.log(line.length) });
+ * logger.error(`Handler failed: ${"x".repeat(1_000_000)}`); // 8225
+ * console.log(MAX_LOG_LINE); // 8192
+ * ```
+ */
+export const MAX_LOG_LINE = 8192;
+
+/**
  * A {@linkcode Logger} that formats each line as text or JSON, drops those
- * below a level, and hides passwords of URLs.
+ * below a level, and hides passwords of URLs. Control characters are
+ * escaped as `\uXXXX` (in JSON too, beyond what JSON requires: C1 and
+ * bidirectional controls), and a line shows at most
+ * {@linkcode MAX_LOG_LINE} characters of its message and fields.
  *
  * @example
  * ```ts
@@ -198,20 +224,9 @@ export function formatLogger(options: FormatLoggerOptions): Logger {
     if (LOG_LEVELS.indexOf(name) < min) return ignore;
     return format === "json"
       ? (line: string, fields?: LogFields) =>
-        write(
-          maskUrl(JSON.stringify({
-            time: now().toISOString(),
-            level: name,
-            msg: line,
-            ...fields,
-          }, jsonSafe)),
-          name,
-        )
+        write(jsonLine(now(), name, line, fields), name)
       : (line: string, fields?: LogFields) =>
-        write(
-          maskUrl(`${name}: ${escapeControls(line)}${textFields(fields)}`),
-          name,
-        );
+        write(textLine(name, line, fields), name);
   };
   return {
     debug: at("debug"),
@@ -221,33 +236,125 @@ export function formatLogger(options: FormatLoggerOptions): Logger {
   };
 }
 
+/** `level: message key=value …`, bounded, escaped, then masked. */
+function textLine(
+  level: LogLevel,
+  message: string,
+  fields: LogFields | undefined,
+): string {
+  const values = shownFields(
+    fields,
+    (value) => JSON.stringify(value, jsonSafe) ?? String(value),
+  );
+  const max = shares([message, ...values.map(({ text }) => text)]);
+  let line = `${level}: ${escapeControls(truncate(message, max[0]))}`;
+  values.forEach(({ key, text, kind }, i) => {
+    const kept = truncate(text, max[i + 1]);
+    // Quoted (and so escaped) unless plain: a caller-chosen value such as
+    // a correlation id must not start a line of its own or drive a terminal.
+    const shown = kind === "json"
+      ? kept
+      : kind === "string" && /^[^\s"=]+$/.test(kept) && !hasControls(kept)
+      ? kept
+      : JSON.stringify(kept);
+    line += ` ${escapeControls(key)}=${escapeControls(shown)}`;
+  });
+  // After escaping, as ever: a password cut short ends at its marker.
+  return maskUrl(line);
+}
+
+/** One JSON object: `time`, `level`, `msg` and the fields, bounded. */
+function jsonLine(
+  time: Date,
+  level: LogLevel,
+  message: string,
+  fields: LogFields | undefined,
+): string {
+  // Values JSON cannot write (functions, symbols) are left out, as ever.
+  const values = shownFields(
+    fields,
+    (value) => JSON.stringify(value, maskedJson),
+  );
+  const max = shares([message, ...values.map(({ text }) => text)]);
+  const entries: [string, unknown][] = [
+    ["time", time.toISOString()],
+    ["level", level],
+    ["msg", truncate(message, max[0])],
+  ];
+  values.forEach(({ key, text, kind, value }, i) => {
+    const kept = truncate(text, max[i + 1]);
+    // A JSON value cut short is shown as the text of its start.
+    entries.push([key, kind === "json" && kept === text ? value : kept]);
+  });
+  // As `{ time, level, msg, ...fields }` (a field may replace those), each
+  // string masked on its own, so that the line stays JSON; the escapes
+  // beyond JSON's (C1, bidi) are JSON escapes too.
+  return escapeControls(
+    JSON.stringify(Object.fromEntries(entries), maskedJson),
+  );
+}
+
+/** A field of a line, and the text that shows its value. */
+interface ShownField {
+  key: string;
+  value: unknown;
+  /** The value as a string, `Name: message` for an error, or as JSON. */
+  text: string;
+  kind: "string" | "error" | "json";
+}
+
+/**
+ * The fields to show: a string as it is, an error as `Name: message`,
+ * anything else as `json` writes it. `undefined` values, and those `json`
+ * cannot write, are left out.
+ */
+function shownFields(
+  fields: LogFields | undefined,
+  json: (value: unknown) => string | undefined,
+): ShownField[] {
+  if (fields === undefined) return [];
+  const shown: ShownField[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    if (typeof value === "string") {
+      shown.push({ key, value, text: value, kind: "string" });
+    } else if (value instanceof Error) {
+      const text = `${value.name}: ${value.message}`;
+      shown.push({ key, value, text, kind: "error" });
+    } else {
+      const text = json(value);
+      if (text !== undefined) shown.push({ key, value, text, kind: "json" });
+    }
+  }
+  return shown;
+}
+
+/**
+ * How many characters of each text a line keeps: each whole if they fit
+ * in {@linkcode MAX_LOG_LINE} together, else the shortest whole and the
+ * rest evenly.
+ */
+function shares(texts: string[]): number[] {
+  const order = texts.map((_, i) => i)
+    .sort((a, b) => texts[a].length - texts[b].length);
+  const max = new Array<number>(texts.length);
+  let left = MAX_LOG_LINE;
+  let count = texts.length;
+  for (const i of order) {
+    max[i] = Math.min(texts[i].length, Math.floor(left / count));
+    left -= max[i];
+    count--;
+  }
+  return max;
+}
+
 function jsonSafe(_key: string, value: unknown): unknown {
   if (typeof value === "bigint") return value.toString();
   if (value instanceof Error) return `${value.name}: ${value.message}`;
   return value;
 }
 
-/** A line with its control characters (newlines, escapes) written as `\uXXXX`. */
-function escapeControls(line: string): string {
-  return line.replace(
-    /\p{Cc}/gu,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
-
-function textFields(fields: LogFields | undefined): string {
-  if (fields === undefined) return "";
-  let text = "";
-  for (const [key, value] of Object.entries(fields)) {
-    if (value === undefined) continue;
-    // Quoted (and so escaped) unless plain: a caller-chosen value such as
-    // a correlation id must not start a line of its own or drive a terminal.
-    const shown = typeof value === "string"
-      ? (/^[^\s"=\p{Cc}]+$/u.test(value) ? value : JSON.stringify(value))
-      : value instanceof Error
-      ? JSON.stringify(`${value.name}: ${value.message}`)
-      : JSON.stringify(value, jsonSafe) ?? String(value);
-    text += ` ${key}=${shown}`;
-  }
-  return text;
+function maskedJson(key: string, value: unknown): unknown {
+  const safe = jsonSafe(key, value);
+  return typeof safe === "string" ? maskUrl(safe) : safe;
 }
