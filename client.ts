@@ -12,8 +12,17 @@
 import { main } from "./cli/client.ts";
 
 if (import.meta.main) {
+  // AMQP_URL_FILE is read only where granted, so that `deno run` with the
+  // permissions of earlier versions still runs.
+  const urlFile = Deno.permissions.querySync({
+      name: "env",
+      variable: "AMQP_URL_FILE",
+    }).state === "granted"
+    ? Deno.env.get("AMQP_URL_FILE")
+    : undefined;
   Deno.exitCode = await main(Deno.args, {
     AMQP_URL: Deno.env.get("AMQP_URL"),
+    AMQP_URL_FILE: urlFile,
     AMQP_CA_FILE: Deno.env.get("AMQP_CA_FILE"),
   });
 }

@@ -4,7 +4,7 @@
  * The program itself is in `cli/server.ts`; this entry point only reads the
  * environment and runs it.
  *
- *     deno task server [--handler MODULE] [--url URL]... [--queue NAME] …
+ *     deno task server [--handler MODULE] [--url-file PATH] [--queue NAME] …
  *
  * @module
  */
@@ -12,17 +12,20 @@
 import { main } from "./cli/server.ts";
 
 if (import.meta.main) {
-  // INIT_CWD is read only where granted: `deno run server.ts` without it
-  // resolves --handler from the current directory.
-  const initCwd = Deno.permissions.querySync({
-      name: "env",
-      variable: "INIT_CWD",
-    }).state === "granted"
-    ? Deno.env.get("INIT_CWD")
-    : undefined;
   Deno.exitCode = await main(Deno.args, {
     AMQP_URL: Deno.env.get("AMQP_URL"),
+    // Read only where granted, so that `deno run` with the permissions of
+    // earlier versions still runs.
+    AMQP_URL_FILE: ifGranted("AMQP_URL_FILE"),
     AMQP_CA_FILE: Deno.env.get("AMQP_CA_FILE"),
-    INIT_CWD: initCwd,
+    // `deno run server.ts` without it resolves --handler from the current
+    // directory.
+    INIT_CWD: ifGranted("INIT_CWD"),
   });
+}
+
+/** The variable, if the program may read it. */
+function ifGranted(variable: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable });
+  return state === "granted" ? Deno.env.get(variable) : undefined;
 }

@@ -18,11 +18,13 @@ import { checkName } from "../lib/checks.ts";
 import { DEFAULT_TIMEOUT } from "../lib/client/options.ts";
 import { RpcClient } from "../lib/client/rpc_client.ts";
 import { RemoteError } from "../lib/errors.ts";
+import { MAX_REMOTE_MESSAGE } from "../lib/protocol/error_reply.ts";
 import { withTraceContext } from "../lib/protocol/trace.ts";
 import { DEFAULT_QUEUE } from "../lib/worker/options.ts";
 import {
   errorJson,
   errorLine,
+  jsonLine,
   jsonOf,
   round,
   roundSummary,
@@ -87,6 +89,11 @@ ${CONNECTION_HELP}
   --count N        make N calls and print a summary (default: 1)
   --concurrency C  keep C calls in flight, from 1 to ${MAX_LOAD_CONCURRENCY} (default: 1)
   -h, --help       show this help
+
+What a worker sends is shown with its control characters escaped (\\u001b
+for ESC), so that it cannot drive the terminal; --json writes them as JSON
+escapes, C1 and bidirectional controls included. A worker's error message
+shows at most ${MAX_REMOTE_MESSAGE} characters.
 
 N defaults to 30. Only the tutorial's request (no --method, no --data) is
 sent again if the connection drops before its answer: the client cannot
@@ -244,7 +251,7 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
     const result = await call();
     const ms = performance.now() - start;
     if (json) {
-      console.log(JSON.stringify({
+      console.log(jsonLine({
         queue,
         method: request.method ?? null,
         request: request.value,
@@ -258,7 +265,7 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
   } catch (error) {
     if (usageErrorOf(error, FLAGS)) throw error;
     if (json) {
-      console.log(JSON.stringify({ error: errorJson(error) }));
+      console.log(jsonLine({ error: errorJson(error) }));
     } else {
       console.error(errorLine(error));
     }
@@ -340,7 +347,7 @@ async function runLoadCommand(
     progress?.stop();
     const interrupted = controller.signal.aborted;
     if (json) {
-      console.log(JSON.stringify({
+      console.log(jsonLine({
         queue,
         method: request.method ?? null,
         request: request.value,

@@ -1,13 +1,19 @@
 /**
  * What the client program prints: a result, a failure, and a load's
- * summary, as lines or as JSON.
+ * summary, as lines or as JSON. Whatever a worker sent (results, error
+ * codes and messages) may hold control characters, which would drive the
+ * user's terminal: lines show them escaped (`\u001b`), and JSON writes
+ * them as JSON escapes, C1 and bidirectional controls included, which
+ * `JSON.stringify` leaves as they are. A worker's error message is kept to
+ * a bounded length by the library, and masked and cut to one line here.
  *
  * @module
  */
 
 import { MethodNotFoundError, RemoteError } from "../lib/errors.ts";
+import { escapeControls } from "../lib/text.ts";
 import { describeError } from "./describe_error.ts";
-import { oneLine } from "./flags.ts";
+import { maskedLine, oneLine } from "./flags.ts";
 import { errorName, type LoadSummary } from "./load.ts";
 
 /** The summary of a load as text: one line, then one per kind of failure. */
@@ -21,7 +27,7 @@ export function summaryLines(summary: LoadSummary): string[] {
   ];
   for (const [kind, calls] of Object.entries(summary.errors)) {
     lines.push(
-      `  ${calls} failed with ${kind}: ${
+      `  ${calls} failed with ${oneLine(kind)}: ${
         oneLine(summary.errorMessages[kind] ?? "")
       }`,
     );
@@ -29,14 +35,17 @@ export function summaryLines(summary: LoadSummary): string[] {
   return lines;
 }
 
-/** The summary with times rounded to the microsecond, messages masked. */
+/**
+ * The summary with times rounded to the microsecond, messages masked and
+ * on one line (for {@linkcode jsonLine}, which escapes them).
+ */
 export function roundSummary(summary: LoadSummary): LoadSummary {
   return {
     ...summary,
     errorMessages: Object.fromEntries(
       Object.entries(summary.errorMessages).map((
         [kind, message],
-      ) => [kind, oneLine(message)]),
+      ) => [kind, maskedLine(message)]),
     ),
     seconds: round(summary.seconds, 6),
     callsPerSecond: round(summary.callsPerSecond, 1),
@@ -64,11 +73,11 @@ export function errorLine(error: unknown): string {
   return describeError(error);
 }
 
-/** The error as `--json` prints it. */
+/** The error as `--json` prints it (through {@linkcode jsonLine}). */
 export function errorJson(
   error: unknown,
 ): { name: string; code?: string; message: string } {
-  const message = oneLine(
+  const message = maskedLine(
     error instanceof Error ? error.message : String(error),
   );
   if (error instanceof RemoteError) {
@@ -77,12 +86,23 @@ export function errorJson(
   return { name: errorName(error), message };
 }
 
-/** A result as ` [.] Got …` shows it: text as it is, the rest as JSON. */
+/**
+ * A result as ` [.] Got …` shows it: text as it is, the rest as JSON,
+ * control characters escaped either way.
+ */
 export function textOf(result: unknown): string {
-  if (typeof result === "string") return result;
+  if (typeof result === "string") return escapeControls(result);
   if (result instanceof Uint8Array) return `<${result.length} bytes>`;
   if (result === undefined) return "(nothing)";
-  return JSON.stringify(result);
+  return escapeControls(JSON.stringify(result));
+}
+
+/**
+ * What `--json` prints: one line of JSON with no control character in it,
+ * the same value for a JSON parser (`\u009b` for a C1 CSI, say).
+ */
+export function jsonLine(value: unknown): string {
+  return escapeControls(JSON.stringify(value));
 }
 
 /** A result as `--json` writes it: bytes as `{"base64": …}`. */

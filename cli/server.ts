@@ -17,6 +17,7 @@ import { serviceOfModule } from "../lib/worker/module_service.ts";
 import {
   DEFAULT_DELIVERY_LIMIT,
   DEFAULT_GRACE_PERIOD,
+  DEFAULT_MAX_HANDLER_TIME,
   DEFAULT_QUEUE,
   resolveServeOptions,
   type ServeOptions,
@@ -30,6 +31,7 @@ import {
   CONNECTION_FLAGS,
   CONNECTION_HELP,
   connectionOptions,
+  passwordWarning,
   type ProgramEnv,
   UsageError,
   wholeNumber,
@@ -66,12 +68,26 @@ ${CONNECTION_HELP}
   --grace-period MS
                    on stop, how long running requests may finish
                    (default: ${DEFAULT_GRACE_PERIOD})
+  --max-handler-time MS
+                   longest a request may run, whatever its caller's deadline;
+                   past it (or past the deadline and a second) the request is
+                   answered DEADLINE_EXCEEDED and its handler counted as stuck
+                   (default: ${DEFAULT_MAX_HANDLER_TIME})
+  --max-stuck-handlers N
+                   stuck handlers at which the worker stops consuming and
+                   /healthz answers 503, to be restarted (default: the
+                   prefetch)
+  --expose-errors  send callers the message of every error a handler throws
+                   (for development; by default only HandlerError messages,
+                   and an error id that the log line of the error has)
   --metrics-port PORT
                    serve Prometheus metrics on http://HOST:PORT/metrics, and
                    /healthz (connected and consuming) and /readyz for
                    Kubernetes probes (default: off)
   --metrics-host HOST
-                   address to listen on for --metrics-port (default: 0.0.0.0)
+                   address to listen on for --metrics-port (default:
+                   127.0.0.1, this machine only; 0.0.0.0 for scrapers and
+                   probes from elsewhere, as in a container or a pod)
   --log-format F   text (default: the tutorial's lines on stdout, the rest
                    on stderr) or json (one JSON object per line on stdout)
   --log-level L    debug (a line with detail per request), info (default:
@@ -94,6 +110,8 @@ const FLAGS = {
   queueType: "--queue-type",
   deliveryLimit: "--delivery-limit",
   gracePeriod: "--grace-period",
+  maxHandlerTime: "--max-handler-time",
+  maxStuckHandlers: "--max-stuck-handlers",
   maxN: "--max-n",
   port: "--metrics-port",
   level: "--log-level",
@@ -111,8 +129,14 @@ const OPTIONS = {
   "delivery-limit": { type: "string", default: String(DEFAULT_DELIVERY_LIMIT) },
   "max-n": { type: "string" },
   "grace-period": { type: "string", default: String(DEFAULT_GRACE_PERIOD) },
+  "max-handler-time": {
+    type: "string",
+    default: String(DEFAULT_MAX_HANDLER_TIME),
+  },
+  "max-stuck-handlers": { type: "string" },
+  "expose-errors": { type: "boolean", default: false },
   "metrics-port": { type: "string" },
-  "metrics-host": { type: "string", default: "0.0.0.0" },
+  "metrics-host": { type: "string", default: "127.0.0.1" },
   "log-format": { type: "string", default: "text" },
   "log-level": { type: "string", default: "info" },
   quiet: { type: "boolean", default: false },
@@ -184,6 +208,14 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
     deliveryLimit: wholeNumber("--delivery-limit", flags["delivery-limit"]),
     prefetch: wholeNumber("--prefetch", flags.prefetch),
     gracePeriod: wholeNumber("--grace-period", flags["grace-period"]),
+    maxHandlerTime: wholeNumber(
+      "--max-handler-time",
+      flags["max-handler-time"],
+    ),
+    maxStuckHandlers: flags["max-stuck-handlers"] === undefined
+      ? undefined
+      : wholeNumber("--max-stuck-handlers", flags["max-stuck-handlers"]),
+    exposeErrors: flags["expose-errors"],
     logger,
     metrics: registry,
     methods: service.methods,
@@ -191,6 +223,8 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
   };
   // Checked before anything starts: a bad option is a bad command line.
   const { router } = checkedOptions(options, flags["default-method"]);
+  const exposed = passwordWarning(flags);
+  if (exposed) logger.warn(exposed);
   options.middleware = [
     requestLogMiddleware({
       logger,
@@ -219,6 +253,7 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
       }, {
         port: metricsPort,
         hostname: flags["metrics-host"],
+        logger,
         onListen: ({ hostname, port }) =>
           logger.info(`Serving metrics on http://${hostname}:${port}/metrics`),
       });

@@ -14,6 +14,7 @@ import {
 } from "../errors.ts";
 import { JSON_CONTENT_TYPE } from "./codec.ts";
 import type { Reply } from "./reply.ts";
+import { truncate } from "../text.ts";
 
 /**
  * The JSON body of an error reply.
@@ -182,12 +183,51 @@ export function errorReply(error: ErrorBody): Reply {
 }
 
 /**
+ * The most characters of a worker's error message that
+ * {@linkcode decodeErrorReply} keeps: the rest is left out, with a
+ * `… (N more characters)` marker, so that a worker cannot make its callers
+ * carry (and log, and print) megabytes of message.
+ *
+ * @example
+ * ```ts
+ * import { decodeErrorReply, MAX_REMOTE_MESSAGE } from "./error_reply.ts";
+ *
+ * const message = "x".repeat(10_000_000);
+ * const body = new TextEncoder().encode(JSON.stringify({ message }));
+ * const error = decodeErrorReply("INTERNAL", body);
+ * console.log(error.message.length <= MAX_REMOTE_MESSAGE + 30); // true
+ * ```
+ */
+export const MAX_REMOTE_MESSAGE = 4096;
+
+/**
+ * The most characters of a worker's error code (the `x-rpc-error` header)
+ * and error name that {@linkcode decodeErrorReply} keeps, as for
+ * {@linkcode MAX_REMOTE_MESSAGE}. The codes of `PROTOCOL.md` are far
+ * shorter.
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "../errors.ts";
+ * import { decodeErrorReply, MAX_REMOTE_CODE } from "./error_reply.ts";
+ *
+ * const body = new TextEncoder().encode("{}");
+ * const error = decodeErrorReply("E".repeat(1000), body);
+ * if (error instanceof RemoteError) console.log(error.code.length); // 87
+ * console.log(MAX_REMOTE_CODE); // 64
+ * ```
+ */
+export const MAX_REMOTE_CODE = 64;
+
+/**
  * Turns an error reply into the {@linkcode RemoteError} a caller sees.
  *
  * `code` is the reply's `x-rpc-error` header, which is authoritative; the
  * body supplies the name and message. A body that is not the JSON object of
  * `PROTOCOL.md` gives a {@linkcode ProtocolError}. `METHOD_NOT_FOUND` gives
- * a {@linkcode MethodNotFoundError} naming `options.method`.
+ * a {@linkcode MethodNotFoundError} naming `options.method`. The code and
+ * name keep at most {@linkcode MAX_REMOTE_CODE} characters, the message
+ * {@linkcode MAX_REMOTE_MESSAGE}.
  *
  * @example
  * ```ts
@@ -202,6 +242,7 @@ export function decodeErrorReply(
   body: Uint8Array,
   options: { method?: string } = {},
 ): RemoteError | ProtocolError {
+  code = truncate(code, MAX_REMOTE_CODE);
   let parsed: unknown;
   try {
     parsed = JSON.parse(decoder.decode(body));
@@ -217,8 +258,10 @@ export function decodeErrorReply(
   const { name, message } = parsed as Record<string, unknown>;
   const remote = {
     code,
-    name: typeof name === "string" ? name : "Error",
-    message: typeof message === "string" ? message : `Remote error ${code}`,
+    name: typeof name === "string" ? truncate(name, MAX_REMOTE_CODE) : "Error",
+    message: typeof message === "string"
+      ? truncate(message, MAX_REMOTE_MESSAGE)
+      : `Remote error ${code}`,
   };
   return code === "METHOD_NOT_FOUND"
     ? new MethodNotFoundError(remote, { method: options.method })
