@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { fibMethod } from "../../services/fib/method.ts";
 import { runLoad } from "../../cli/load.ts";
-import { type RpcServer, serve } from "../../mod.ts";
+import { HandlerError, type RpcServer, serve } from "../../mod.ts";
 import {
   AMQP_URL,
   assertOneLineError,
@@ -42,7 +42,11 @@ async function calcWorker(
       pair: (n: number) => ({ n, twice: 2 * n }),
       // Every second call fails, whatever the arguments.
       flaky: () => {
-        if (++flaky % 2 === 0) throw new RangeError(`call ${flaky} is even`);
+        if (++flaky % 2 === 0) {
+          // A HandlerError: its message is for the caller (any other
+          // error's message stays in the worker's log).
+          throw new HandlerError("OUT_OF_RANGE", `call ${flaky} is even`);
+        }
         return flaky;
       },
       slow: async () => {

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RemoteError, RpcClient, serve } from "../../mod.ts";
+import { HandlerError, RemoteError, RpcClient, serve } from "../../mod.ts";
 import { closeConnection, openConnection } from "../../lib/amqp/connection.ts";
 import { AMQP_URL, scratchQueue } from "../_helpers.ts";
 
@@ -70,7 +70,7 @@ Deno.test({
       { url, queue, queueType: "quorum", deliveryLimit: 2, prefetch: 1 },
       () => {
         runs++;
-        throw new Error("the database is on fire");
+        throw new HandlerError("INTERNAL", "the database is on fire");
       },
     );
     const info = await queueInfo(queue);

@@ -19,13 +19,15 @@ import {
 /**
  * Widens the expected replies of requests the worker may answer from its
  * reply cache: an idempotent request (header `x-idempotent` true, with a
- * message id) that runs the handler gets the reply of the first earlier one
- * with the same message id that ran it. Which one that was depends on
- * expirations and near deadlines, so any earlier candidate's reply is
- * accepted.
+ * message id) that runs the handler gets the reply of an earlier one of the
+ * same caller (`user_id`) with the same message id and the same body, or
+ * `INVALID_ARGUMENT` if that earlier one had another body (a reused key is
+ * refused, never answered from the cache). Which earlier one is still
+ * remembered depends on expirations and near deadlines, so any earlier
+ * candidate's answer is accepted.
  */
 export function allowCachedReplies(requests: readonly FuzzRequest[]): void {
-  const ran = new Map<string, Set<Outcome>>();
+  const ran = new Map<string, { body: Uint8Array; outcome: Outcome }[]>();
   for (const request of requests) {
     const id = request.options.messageId;
     const headers = request.options.headers as
@@ -37,12 +39,21 @@ export function allowCachedReplies(requests: readonly FuzzRequest[]): void {
     if (request.deadline === "past") continue;
     if (request.body.length > MAX_REQUEST_BYTES) continue;
     const own = fibOutcome(request.body);
-    const earlier = ran.get(id);
-    if (earlier) {
-      for (const outcome of earlier) request.expected.add(outcome);
+    const key = `${request.options.userId ?? ""}\u0000${id}`;
+    const earlier = ran.get(key) ?? [];
+    for (const first of earlier) {
+      request.expected.add(
+        sameBytes(first.body, request.body)
+          ? first.outcome
+          : "err:INVALID_ARGUMENT",
+      );
     }
-    ran.set(id, new Set([...(earlier ?? []), own]));
+    ran.set(key, [...earlier, { body: request.body, outcome: own }]);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /** The request in full (long values cut), to reproduce it by hand. */
