@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a CLI that prints its report.
 /**
  * An honest caller's latency with and without hostile requests in the same
  * queue (issue 13's must-show 2): a worker at prefetch 10 and otherwise its
