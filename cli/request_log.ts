@@ -5,6 +5,7 @@
  * @module
  */
 
+import { escapeControls } from "../lib/text.ts";
 import type { LogFields, Logger } from "../lib/observability/logger.ts";
 import { bodyKindOf } from "../lib/protocol/codec.ts";
 import { errorBodyOf } from "../lib/protocol/error_reply.ts";
@@ -50,12 +51,9 @@ export function requestLogMiddleware(
   const debug = options.detail ?? false;
   return async (request, next) => {
     // The method it was routed to (a request that names none goes to the
-    // default method); the caller chooses the name it sent: no control
-    // characters in a line.
-    const method = (request.method ?? "(default)").replace(
-      CONTROL,
-      "?",
-    );
+    // default method); the caller chooses the name it sent: its control
+    // characters are escaped (the one rule of lib/text.ts).
+    const method = escapeControls(request.method ?? "(default)");
     say?.(` [.] ${method}(${preview(request)})`, {
       method,
       correlation_id: request.properties.correlationId,
@@ -84,8 +82,6 @@ export function requestLogMiddleware(
   };
 }
 
-const CONTROL = /\p{Cc}/gu;
-
 /** The request's body as a short line: text or JSON as is, else its size. */
 function preview(request: RpcRequest): string {
   if (bodyKindOf(request.properties.contentType) === "bytes") {
@@ -93,8 +89,9 @@ function preview(request: RpcRequest): string {
   }
   // At most the first 256 bytes: the line shows 60 characters of them.
   const body = request.body;
-  const text = new TextDecoder().decode(body.subarray(0, 256)).trim()
-    .replace(CONTROL, " ");
+  const text = escapeControls(
+    new TextDecoder().decode(body.subarray(0, 256)).trim(),
+  );
   return text.length > 60 || body.length > 256
     ? `${text.slice(0, 57)}...`
     : text;
