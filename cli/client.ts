@@ -77,6 +77,11 @@ ${CONNECTION_HELP}
   --traceparent TP carry this W3C traceparent (00-<32 hex>-<16 hex>-01) to
                    the handler, to find the call in the worker's traces and
                    its --log-level debug lines
+  --reply-user-id USER
+                   accept only answers whose user_id (vouched for by the
+                   broker, set by the worker) is USER, the worker's login:
+                   answers forged by anyone else who knows the reply address
+                   are dropped
   --persistent     send requests persistent (delivery mode 2), so that a
                    durable classic queue keeps them across a broker restart
                    (quorum queues keep every request on disk anyway)
@@ -116,6 +121,7 @@ const FLAGS = {
   method: "--method",
   timeout: "--timeout",
   traceparent: "--traceparent",
+  replyUserId: "--reply-user-id",
   count: "--count",
   concurrency: "--concurrency",
   url: "--url (or AMQP_URL)",
@@ -129,6 +135,7 @@ const OPTIONS = {
   timeout: { type: "string", default: String(DEFAULT_TIMEOUT) },
   persistent: { type: "boolean", default: false },
   traceparent: { type: "string" },
+  "reply-user-id": { type: "string" },
   json: { type: "boolean", default: false },
   count: { type: "string" },
   concurrency: { type: "string" },
@@ -226,6 +233,7 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
       ...connectionOptions(flags, env),
       timeout,
       persistent: flags.persistent,
+      replyUserId: flags["reply-user-id"],
     });
     let call: (signal?: AbortSignal) => Promise<unknown>;
     if (request.tutorial) {
