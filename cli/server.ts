@@ -101,7 +101,8 @@ If the connection is lost, it reconnects by itself. Stop it with Ctrl-C
 within the grace period, then exits 0. A second signal exits at once
 (unanswered requests go back to the queue). Exit status 1: the broker
 refused the login, could not be reached at start, or the handler module
-could not be loaded; 2: a bad command line.`;
+could not be loaded, or --max-stuck-handlers handlers got stuck (it stops as
+on SIGTERM, to be started again); 2: a bad command line.`;
 
 /** The library's options this program's flags set. */
 const FLAGS = {
@@ -249,6 +250,9 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
         get state() {
           return server?.state ?? "reconnecting";
         },
+        get unhealthy() {
+          return server?.unhealthy;
+        },
         metrics: registry,
       }, {
         port: metricsPort,
@@ -289,9 +293,17 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, stop);
   }
+  // Too many handlers stuck past their time: this process is beyond help.
+  // Stop as on SIGTERM, and exit 1 for whatever runs it to start another.
+  let status = 0;
+  running.addEventListener("unhealthy", () => {
+    status = 1;
+    logger.error(`${running.unhealthy}: stopping; start the worker again`);
+    if (!stopping) stop();
+  });
   try {
     await running.finished;
-    return 0;
+    return status;
   } finally {
     await metrics?.close();
     for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -275,7 +275,7 @@ export function admit(
   }
   if (!isIdempotent(properties)) return route.run;
   const key = cacheKeyOf(properties);
-  const fingerprint = fingerprintOf(route.name, delivery.body);
+  const fingerprint = fingerprintOf(properties, delivery.body);
   const cached = policy.cache.get(key);
   if (cached === undefined) {
     return { kind: "run", route, remember: { key, fingerprint } };

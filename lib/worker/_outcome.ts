@@ -27,9 +27,10 @@ import type { Reply } from "../protocol/reply.ts";
  * console.log(resultReply({ sum: 3 }, true)); // { body: '{"sum":3}', contentType: "application/json" }
  * ```
  *
- * @throws {HandlerError} `INTERNAL` for `undefined` where a result is due,
- * or a value JSON cannot write (a `bigint`, a cycle): the handler's bug,
- * not the caller's.
+ * @throws {HandlerError} `INTERNAL` for `undefined` where a result is due.
+ * @throws {Error} for a value JSON cannot write (a `bigint`, a cycle, a
+ * `toJSON` that throws): the handler's bug, not the caller's, answered
+ * `INTERNAL` with an error id.
  */
 export function resultReply(result: unknown, mayReturnNothing: boolean): Reply {
   if (typeof result === "string") {
@@ -49,8 +50,9 @@ export function resultReply(result: unknown, mayReturnNothing: boolean): Reply {
   try {
     return encodeValue(result);
   } catch (error) {
-    throw new HandlerError(
-      "INTERNAL",
+    // Not a HandlerError: the cause (a toJSON that threw, say) may hold
+    // anything, so the caller gets an error id and the log the message.
+    throw new Error(
       `The handler's result cannot be sent: ${(error as Error).message}`,
       { cause: error },
     );

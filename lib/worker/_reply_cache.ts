@@ -7,8 +7,8 @@
  * in the caller's scope: the `user_id` the broker vouches for (requests
  * without one share one anonymous scope), so that a key reused by another
  * user never reaches a reply meant for someone else. Beside it is the
- * fingerprint of the request (its method and a SHA-256 digest of its
- * body): a key reused for a different request is refused, never answered
+ * fingerprint of the request (its method, content type and encoding, and
+ * a SHA-256 digest of its body): a key reused for a different request is refused, never answered
  * from the cache (`PROTOCOL.md`, "Security considerations").
  *
  * @module
@@ -48,22 +48,32 @@ export function cacheKeyOf(properties: MessageProperties): string {
 }
 
 /**
- * What tells two requests apart: the method they are routed to and a
- * SHA-256 digest of the body.
+ * What tells two requests apart: the method they name (their `type`), how
+ * their body is encoded (`content_type`, `content_encoding`) and a SHA-256
+ * digest of the body.
  *
  * @example
  * ```ts
  * import { fingerprintOf } from "./_reply_cache.ts";
  *
  * const body = new TextEncoder().encode("30");
- * console.log(fingerprintOf("fib", body) === fingerprintOf("fib", body)); // true
- * console.log(fingerprintOf("fib", body) === fingerprintOf("square", body)); // false
+ * console.log(fingerprintOf({ type: "fib" }, body) === fingerprintOf({ type: "fib" }, body)); // true
+ * console.log(fingerprintOf({ type: "fib" }, body) === fingerprintOf({ type: "square" }, body)); // false
  * ```
  */
-export function fingerprintOf(method: string, body: Uint8Array | null): string {
+export function fingerprintOf(
+  properties: MessageProperties,
+  body: Uint8Array | null,
+): string {
   const hash = createHash("sha256");
   if (body !== null) hash.update(body);
-  return `${method}:${hash.digest("base64")}`;
+  // JSON: no method name or type can make another triple's text.
+  return JSON.stringify([
+    properties.type ?? "",
+    properties.contentType ?? "",
+    properties.contentEncoding ?? "",
+    hash.digest("base64"),
+  ]);
 }
 
 /** A remembered reply and the fingerprint of the request it answers. */

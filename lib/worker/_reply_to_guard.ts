@@ -72,13 +72,14 @@ export class ReplyToGuard {
   /**
    * Runs `probe` once per node (callers for the same node share its
    * outcome) and remembers whether the node is real; `undefined` if the
-   * node cannot be probed at `now` (epoch milliseconds): another node's
+   * node cannot be probed at `now` (milliseconds of a monotonic clock,
+   * `performance.now()`): another node's
    * probe is running, or the probes of the last while used the budget.
    */
   probe(
     replyTo: string,
     probe: () => Promise<boolean>,
-    now: number = Date.now(),
+    now: number = performance.now(),
   ): Promise<boolean> | undefined {
     const node = this.#nodeOf(replyTo);
     if (!node) return Promise.resolve(false);

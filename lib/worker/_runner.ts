@@ -23,12 +23,13 @@ import type { Reply } from "../protocol/reply.ts";
 import { deadlineOf } from "../protocol/request.ts";
 import { resultReply } from "./_outcome.ts";
 import type { Route } from "./_router.ts";
-import { type Watch, Watchdog } from "./_watchdog.ts";
+import { Watch, Watchdog } from "./_watchdog.ts";
 import type { Delivery } from "./transport.ts";
 
 /**
- * How long a handler may run past its caller's deadline before the worker
- * answers `DEADLINE_EXCEEDED` for it and frees its slot.
+ * How long a handler may run past its time (its caller's deadline, or the
+ * worker's `maxHandlerTime`), once its signal aborted, before the worker
+ * answers `DEADLINE_EXCEEDED` for it, frees its slot and counts it stuck.
  */
 export const OVERRUN_GRACE = 1_000;
 
@@ -70,40 +71,63 @@ export class HandlerRunner {
   }
 
   /**
-   * Runs `route`'s handler for `delivery`, and resolves with the reply: its
-   * result, or the error reply of what it threw; {@linkcode OVERRUN_REPLY}
-   * if it runs past its time (its signal then aborts); `undefined` if it
-   * stopped because the worker is closing.
+   * Runs `route`'s handler for `delivery`, which arrived at `now` (epoch
+   * milliseconds), and resolves with the reply: its result, or the error
+   * reply of what it threw; {@linkcode OVERRUN_REPLY} if it runs past its
+   * time (its signal then aborts); `undefined` if it stopped because the
+   * worker is closing.
    */
-  run(delivery: Delivery, route: Route): Promise<Reply | undefined> {
+  run(
+    delivery: Delivery,
+    route: Route,
+    now: number,
+  ): Promise<Reply | undefined> {
     const deadline = deadlineOf(delivery.properties.headers);
-    const now = Date.now();
-    const until = Math.min(
+    const run = this.#watch(route, now, deadline);
+    run.finished = this.#invoke(delivery, route, deadline, run);
+    return run.reply;
+  }
+
+  /**
+   * A run of `route`, watched: its time ends at the caller's `deadline`
+   * or `maxHandlerTime` after `now`, whichever is first, and the watchdog
+   * gives up on it a grace later.
+   */
+  #watch(route: Route, now: number, deadline: number | undefined): HandlerRun {
+    const timeUp = Math.min(
       now + this.#init.maxHandlerTime,
-      deadline === undefined ? Infinity : deadline + OVERRUN_GRACE,
+      deadline ?? Infinity,
     );
+    const run = new HandlerRun(route, timeUp, this.#init.overrun);
+    this.#watchdog.add(run, timeUp + OVERRUN_GRACE);
+    return run;
+  }
+
+  /** Runs the handler; settles `run` unless it ran out of time first. */
+  async #invoke(
+    delivery: Delivery,
+    route: Route,
+    deadline: number | undefined,
+    run: HandlerRun,
+  ): Promise<void> {
     // The signal, its timer and its listener cost more than many a handler:
     // they are made only if the handler asks for the signal.
     const stop = this.#init.stop;
-    let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onStop: (() => void) | undefined;
     const signal = (): AbortSignal => {
-      controller = new AbortController();
-      onStop = () => controller!.abort(stop.reason);
+      const controller = run.controller = new AbortController();
+      onStop = () => controller.abort(stop.reason);
       if (stop.aborted) controller.abort(stop.reason);
       else stop.addEventListener("abort", onStop, { once: true });
-      const left = Math.min(
-        deadline === undefined ? Infinity : deadline - Date.now(),
-        until - Date.now(),
-      );
+      const left = run.timeUp - Date.now();
       if (left <= MAX_TIMER) {
         timer = setTimeout(
           () =>
-            controller!.abort(
+            controller.abort(
               new HandlerError(
                 "DEADLINE_EXCEEDED",
-                deadline !== undefined && deadline <= until
+                deadline !== undefined && deadline <= run.timeUp
                   ? "The caller's deadline passed"
                   : "The handler ran past the worker's limit (maxHandlerTime)",
               ),
@@ -113,66 +137,60 @@ export class HandlerRunner {
       }
       return controller.signal;
     };
-    const running = (async (): Promise<Reply | undefined> => {
-      try {
-        const request = new RpcRequest(
-          delivery.body ?? EMPTY_BODY,
-          delivery.properties,
-          {
-            signal,
-            deadline,
-            redelivered: delivery.redelivered,
-            method: route.method,
-          },
-        );
-        return resultReply(await route.handle(request), route.mayReturnNothing);
-      } catch (error) {
-        if (
-          controller?.signal.aborted &&
-          controller.signal.reason === stop.reason
-        ) {
-          return undefined;
-        }
-        return this.#errorReply(error, delivery, route);
-      } finally {
-        if (onStop) {
-          clearTimeout(timer);
-          stop.removeEventListener("abort", onStop);
-        }
-      }
-    })();
-    return new Promise((resolve) => {
-      const watch: Watch = {
-        until,
-        overrun: () => {
-          controller?.abort(
-            new HandlerError(
-              "DEADLINE_EXCEEDED",
-              "The handler ran past its time",
-            ),
-          );
-          this.#init.overrun(route, running);
-          resolve(OVERRUN_REPLY);
+    let reply: Reply | undefined;
+    try {
+      const request = new RpcRequest(
+        delivery.body ?? EMPTY_BODY,
+        delivery.properties,
+        {
+          signal,
+          deadline,
+          redelivered: delivery.redelivered,
+          method: route.method,
         },
-      };
-      this.#watchdog.add(watch);
-      running.then((reply) => {
-        if (this.#watchdog.release(watch)) resolve(reply);
-      });
-    });
+      );
+      reply = resultReply(await route.handle(request), route.mayReturnNothing);
+    } catch (error) {
+      const controller = run.controller;
+      reply = controller?.signal.aborted &&
+          controller.signal.reason === stop.reason
+        ? undefined
+        : this.#errorReply(error, delivery, route);
+    } finally {
+      if (onStop) {
+        clearTimeout(timer);
+        stop.removeEventListener("abort", onStop);
+      }
+    }
+    if (this.#watchdog.release(run)) run.resolve(reply);
   }
 
   /**
    * Runs `route`'s middleware for a repeat of an idempotent call that the
-   * reply cache answers: the middleware may refuse it (its error reply is
-   * the answer) or let it pass (`cached` is); a middleware that answers by
-   * itself without calling `next()` gives that answer.
+   * reply cache answers, which arrived at `now`: the middleware may refuse
+   * it (its error reply is the answer) or let it pass (`cached` is); a
+   * middleware that answers by itself without calling `next()` gives that
+   * answer. Watched as a run is: a repeat waits at most its own time.
    */
-  async reuse(
+  reuse(
     delivery: Delivery,
     route: Route,
     cached: Promise<Reply | undefined>,
+    now: number,
   ): Promise<Reply | undefined> {
+    const deadline = deadlineOf(delivery.properties.headers);
+    const run = this.#watch(route, now, deadline);
+    run.finished = this.#pass(delivery, route, cached, run);
+    return run.reply;
+  }
+
+  /** Runs the middleware around the cached reply; settles `run`. */
+  async #pass(
+    delivery: Delivery,
+    route: Route,
+    cached: Promise<Reply | undefined>,
+    run: HandlerRun,
+  ): Promise<void> {
     let reply: Reply | undefined;
     let reached = false;
     try {
@@ -180,7 +198,7 @@ export class HandlerRunner {
         delivery.body ?? EMPTY_BODY,
         delivery.properties,
         {
-          signal: this.#init.stop,
+          signal: () => (run.controller = new AbortController()).signal,
           deadline: deadlineOf(delivery.properties.headers),
           redelivered: delivery.redelivered,
           method: route.method,
@@ -191,10 +209,11 @@ export class HandlerRunner {
         reply = await cached;
         return undefined;
       });
-      return reached ? reply : resultReply(result, route.mayReturnNothing);
+      if (!reached) reply = resultReply(result, route.mayReturnNothing);
     } catch (error) {
-      return this.#errorReply(error, delivery, route);
+      reply = this.#errorReply(error, delivery, route);
     }
+    if (this.#watchdog.release(run)) run.resolve(reply);
   }
 
   /** Stops the watchdog. Idempotent. */
@@ -225,11 +244,47 @@ export class HandlerRunner {
         typeof error.stack === "string"
       ? error.stack
       : `${body.name}: ${body.message}`;
-    if (body.code === "INTERNAL") {
-      logger.error(`Handler failed: ${text}`, fields);
-    } else {
-      logger.warn(`Handler refused a request: ${text}`, fields);
+    try {
+      if (body.code === "INTERNAL") {
+        logger.error(`Handler failed: ${text}`, fields);
+      } else {
+        logger.warn(`Handler refused a request: ${text}`, fields);
+      }
+    } catch {
+      // A logger that fails (a closed stdout) must not cost the reply.
     }
     return errorReply(exposeErrors ? body : hiddenErrorBody(body, errorId));
+  }
+}
+
+/** One handler's run, as the watchdog watches it. */
+class HandlerRun extends Watch {
+  /** The reply: the handler's, or {@linkcode OVERRUN_REPLY}. */
+  readonly reply: Promise<Reply | undefined>;
+  /** Settles {@linkcode reply}. */
+  resolve!: (reply: Reply | undefined) => void;
+  /** When its time is up: its signal aborts (epoch milliseconds). */
+  readonly timeUp: number;
+  /** The handler's signal's controller, once the handler asked for it. */
+  controller: AbortController | undefined;
+  /** Settles when the handler stops. */
+  finished!: Promise<void>;
+  readonly #route: Route;
+  readonly #overrun: RunnerInit["overrun"];
+
+  constructor(route: Route, timeUp: number, overrun: RunnerInit["overrun"]) {
+    super();
+    this.reply = new Promise((resolve) => this.resolve = resolve);
+    this.timeUp = timeUp;
+    this.#route = route;
+    this.#overrun = overrun;
+  }
+
+  overrun(): void {
+    this.controller?.abort(
+      new HandlerError("DEADLINE_EXCEEDED", "The handler ran past its time"),
+    );
+    this.#overrun(this.#route, this.finished);
+    this.resolve(OVERRUN_REPLY);
   }
 }

@@ -115,12 +115,7 @@ export class AmqpWorkerTransport implements WorkerTransport {
       setup: (connection) => this.#setup(connection),
       lost: (error) => {
         this.#consumer = undefined;
-        if (this.#sendUserId && /user_id property set to/.test(error.message)) {
-          this.#sendUserId = false;
-          options.logger?.error(
-            "The broker refused the login's user name as the user_id of replies: replies go without user_id from now on (set sendUserId: false to start that way)",
-          );
-        }
+        this.#refusedUserId(error);
         this.#listener?.lost(error);
       },
       restored: () => this.#listener?.restored(),
@@ -166,6 +161,11 @@ export class AmqpWorkerTransport implements WorkerTransport {
       );
     } catch (cause) {
       throw queueError(queue, cause);
+    }
+    // Stopped while the consume was on its way: cancel it again.
+    if (this.#stopped) {
+      await consumer.cancel().catch(() => {});
+      return;
     }
     const lose = (error: Error) => this.#supervisor.lose(connection, error);
     channel.onerror = (reason) => lose(new Error(reason));
@@ -237,10 +237,25 @@ export class AmqpWorkerTransport implements WorkerTransport {
       return true;
     } catch (error) {
       if (/INTERNAL_ERROR|\(541\)/.test(String(error))) return false;
+      this.#refusedUserId(error);
       throw error;
     } finally {
       await closeConnection(connection);
     }
+  }
+
+  /**
+   * Stops sending `user_id` on replies if `error` says the broker refused
+   * the login's name (it authenticates the login as another).
+   */
+  #refusedUserId(error: unknown): void {
+    if (!this.#sendUserId || !/user_id property set to/.test(String(error))) {
+      return;
+    }
+    this.#sendUserId = false;
+    this.#options.logger?.error(
+      "The broker refused the login's user name as the user_id of replies: replies go without user_id from now on (set sendUserId: false to start that way)",
+    );
   }
 
   #replyProperties(message: AMQPMessage, reply: Reply): MessageProperties {

@@ -40,7 +40,9 @@ const ABORT_GRACE = 1_000;
  * are redelivered by the broker; their handlers finish, and their replies to
  * idempotent calls are remembered to answer the redelivered copies. It
  * dispatches a {@linkcode ConnectionEvent} of type `disconnect`,
- * `reconnect`, `blocked`, `unblocked` and `failed`.
+ * `reconnect`, `blocked`, `unblocked` and `failed`, and an `Event` of type
+ * `unhealthy` when it stops consuming for good (see
+ * {@linkcode RpcServer.unhealthy}).
  *
  * @example Stopping a worker
  * ```ts ignore
@@ -220,7 +222,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   async #handle(delivery: Delivery): Promise<void> {
     const started = performance.now();
     const policy = this.#policy;
-    const admission = admit(delivery, Date.now(), policy);
+    const now = Date.now();
+    const admission = admit(delivery, now, policy);
     let reply: Reply | undefined;
     let pending: Promise<Reply | undefined> | undefined;
     switch (admission.kind) {
@@ -257,11 +260,12 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
           delivery,
           admission.route,
           admission.reply,
+          now,
         );
         break;
       case "run": {
         const slot = admission.remember;
-        pending = this.#runner.run(delivery, admission.route);
+        pending = this.#runner.run(delivery, admission.route, now);
         if (slot) policy.cache.set(slot.key, slot.fingerprint, pending);
         reply = await pending;
         // A repeat must not wait on a handler that may never stop.
@@ -393,7 +397,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     finished.finally(() => {
       this.#stuck--;
       this.#metrics.unstuck();
-    });
+    }).catch(() => {});
     const limit = this.#config.maxStuckHandlers;
     if (this.#stuck < limit || this.#unhealthy !== undefined) return;
     this.#unhealthy =
@@ -403,6 +407,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     );
     this.#metrics.connected(false);
     this.#transport.stopConsuming().catch(() => {});
+    this.dispatchEvent(new Event("unhealthy"));
   }
 
   #failedToAnswer(delivery: Delivery, error: unknown): void {

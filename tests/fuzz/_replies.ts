@@ -20,14 +20,15 @@ import {
  * Widens the expected replies of requests the worker may answer from its
  * reply cache: an idempotent request (header `x-idempotent` true, with a
  * message id) that runs the handler gets the reply of an earlier one of the
- * same caller (`user_id`) with the same message id and the same body, or
- * `INVALID_ARGUMENT` if that earlier one had another body (a reused key is
+ * same caller (`user_id`) with the same message id and the same request
+ * (body, `type`, `content_type`, `content_encoding`), or `INVALID_ARGUMENT`
+ * if that earlier one was another request (a reused key is
  * refused, never answered from the cache). Which earlier one is still
  * remembered depends on expirations and near deadlines, so any earlier
  * candidate's answer is accepted.
  */
 export function allowCachedReplies(requests: readonly FuzzRequest[]): void {
-  const ran = new Map<string, { body: Uint8Array; outcome: Outcome }[]>();
+  const ran = new Map<string, { request: FuzzRequest; outcome: Outcome }[]>();
   for (const request of requests) {
     const id = request.options.messageId;
     const headers = request.options.headers as
@@ -43,17 +44,22 @@ export function allowCachedReplies(requests: readonly FuzzRequest[]): void {
     const earlier = ran.get(key) ?? [];
     for (const first of earlier) {
       request.expected.add(
-        sameBytes(first.body, request.body)
+        sameRequest(first.request, request)
           ? first.outcome
           : "err:INVALID_ARGUMENT",
       );
     }
-    ran.set(key, [...earlier, { body: request.body, outcome: own }]);
+    ran.set(key, [...earlier, { request, outcome: own }]);
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+/** Whether the worker's reply cache takes `a` and `b` for one request. */
+function sameRequest(a: FuzzRequest, b: FuzzRequest): boolean {
+  return a.body.length === b.body.length &&
+    a.body.every((byte, i) => byte === b.body[i]) &&
+    (a.options.type ?? "") === (b.options.type ?? "") &&
+    (a.options.contentType ?? "") === (b.options.contentType ?? "") &&
+    (a.options.contentEncoding ?? "") === (b.options.contentEncoding ?? "");
 }
 
 /** The request in full (long values cut), to reproduce it by hand. */

@@ -207,3 +207,107 @@ Deno.test("another caller's reuse of an idempotency key never gets the first cal
   assert.equal(reused.reply?.errorCode, "INVALID_ARGUMENT");
   assert.match(JSON.parse(textOf(reused.reply)).message, /"k-1"/);
 });
+
+Deno.test("a handler that stops soon after its signal aborts is not stuck: the watchdog waits a grace past its time", async () => {
+  await using worker = await fakeWorker(
+    { maxHandlerTime: 50, prefetch: 1 },
+    async (request) => {
+      await new Promise((resolve) =>
+        request.signal.addEventListener("abort", resolve)
+      );
+      // Some clean-up after the abort, well within the grace.
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      throw request.signal.reason;
+    },
+  );
+  for (let i = 0; i < 3; i++) {
+    const outcome = await worker.transport.deliver();
+    assert.equal(outcome.reply?.errorCode, "DEADLINE_EXCEEDED");
+  }
+  await worker.idle();
+  assert.deepEqual(
+    [worker.server.stats().overruns, worker.server.unhealthy],
+    [0, undefined],
+  );
+});
+
+Deno.test("a repeat answered from the cache is watched too: middleware that never settles on it is answered and counted stuck", async () => {
+  let first = true;
+  await using worker = await fakeWorker({
+    maxHandlerTime: 50,
+    maxStuckHandlers: 5,
+    middleware: [(_request, next) => {
+      if (first) {
+        first = false;
+        return next();
+      }
+      return new Promise(() => {});
+    }],
+  }, () => "once");
+  assert.equal(
+    textOf((await worker.transport.deliver({ properties: IDEMPOTENT })).reply),
+    "once",
+  );
+  const repeat = await worker.transport.deliver({ properties: IDEMPOTENT });
+  assert.equal(repeat.reply?.errorCode, "DEADLINE_EXCEEDED");
+  assert.equal(repeat.settlement, "ack");
+  await worker.idle();
+  assert.equal(worker.server.stats().stuck, 1);
+});
+
+Deno.test("a result that cannot be sent is INTERNAL with an error id: what its toJSON threw stays in the log", async () => {
+  const { logger, lines } = recordingLogger();
+  await using worker = await fakeWorker({
+    logger,
+    methods: {
+      row: () => ({
+        toJSON() {
+          throw new Error(`lazy load failed: ${SECRET}`);
+        },
+      }),
+    },
+  });
+  const { reply } = await worker.transport.deliver({
+    properties: { type: "row" },
+  });
+  assert.equal(reply?.errorCode, "INTERNAL");
+  assert.doesNotMatch(textOf(reply), /hunter2/);
+  assert.ok(lines.some((line) => /hunter2/.test(line.line)));
+});
+
+Deno.test("a logger that throws costs nothing but its line: the request is still answered", async () => {
+  const failing: Logger = {
+    debug() {},
+    info() {},
+    warn() {
+      throw new Error("EPIPE");
+    },
+    error() {
+      throw new Error("EPIPE");
+    },
+  };
+  await using worker = await fakeWorker({ logger: failing }, () => {
+    throw new Error("boom");
+  });
+  const { reply, settlement } = await worker.transport.deliver();
+  assert.equal(reply?.errorCode, "INTERNAL");
+  assert.equal(settlement, "ack");
+});
+
+Deno.test("the same caller reusing a key for another method or content type is refused, not answered from the cache", async () => {
+  await using worker = await fakeWorker({}, (request) => request.text());
+  const first = await worker.transport.deliver({
+    body: "30",
+    properties: { ...IDEMPOTENT, type: "deposit" },
+  });
+  assert.equal(textOf(first.reply), "30");
+  for (
+    const properties of [
+      { ...IDEMPOTENT, type: "withdraw" },
+      { ...IDEMPOTENT, type: "deposit", contentType: "application/json" },
+    ]
+  ) {
+    const reused = await worker.transport.deliver({ body: "30", properties });
+    assert.equal(reused.reply?.errorCode, "INVALID_ARGUMENT");
+  }
+});
