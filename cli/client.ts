@@ -36,6 +36,7 @@ import {
   CONNECTION_FLAGS,
   CONNECTION_HELP,
   connectionOptions,
+  passwordWarning,
   type ProgramEnv,
   UsageError,
   usageErrorOf,
@@ -228,9 +229,12 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
   const request = requestOf(flags, n);
 
   const json = flags.json;
+  const connection = connectionOptions(flags, env);
+  const exposed = passwordWarning(flags);
+  if (exposed) console.error(`warn: ${exposed}`);
   try {
     await using client = await RpcClient.connect({
-      ...connectionOptions(flags, env),
+      ...connection,
       timeout,
       persistent: flags.persistent,
       replyUserId: flags["reply-user-id"],

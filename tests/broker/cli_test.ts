@@ -161,7 +161,8 @@ Deno.test({
   ...opts,
   name: "an unreachable broker gives one line and exit code 1",
   async fn() {
-    const url = "amqp://guest:guest@127.0.0.1:1";
+    // No password in it (guest is the default): no warning about ps.
+    const url = "amqp://127.0.0.1:1";
     const client = await runCli("client.ts", ["--url", url, "30"]);
     assert.equal(client.code, 1);
     assertOneLineError(client.stderr, /127\.0\.0\.1:1.*connection refused/);
@@ -177,15 +178,27 @@ Deno.test({
   name: "a wrong password gives one line without the password and exit code 1",
   async fn() {
     const url = "amqp://guest:Sup3rSecret@127.0.0.1:5672";
-    const client = await runCli("client.ts", ["--url", url, "30"]);
+    const client = await runCli("client.ts", ["30"], {
+      env: { AMQP_URL: url },
+    });
     assert.equal(client.code, 1);
     assertOneLineError(client.stderr, /refused the login of user "guest"/);
+    // Given with --url, the password is also in ps: a warning comes first.
+    const flagged = await runCli("client.ts", ["--url", url, "30"]);
+    assert.equal(flagged.code, 1);
+    const [warning, ...rest] = flagged.stderr.trimEnd().split("\n");
+    assert.match(
+      warning,
+      /^warn: --url puts the broker's password on the command line/,
+    );
+    assertOneLineError(rest.join("\n"), /refused the login of user "guest"/);
     const server = await runCli("server.ts", ["--url", url]);
     assert.equal(server.code, 1);
     for (
       const output of [
         client.stdout,
         client.stderr,
+        flagged.stderr,
         server.stdout,
         server.stderr,
       ]
