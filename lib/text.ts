@@ -35,10 +35,21 @@ const ALL_CONTROLS = new RegExp(CONTROLS.source, "gu");
  * ```
  */
 export function escapeControls(text: string): string {
-  return text.replace(
-    ALL_CONTROLS,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  // Most text has none: no copy, no callback.
+  if (!CONTROLS.test(text)) return text;
+  return text.replace(ALL_CONTROLS, escapeOf);
+}
+
+/** The escapes, made once each. */
+const ESCAPES = new Map<string, string>();
+
+function escapeOf(c: string): string {
+  let escape = ESCAPES.get(c);
+  if (escape === undefined) {
+    escape = `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    ESCAPES.set(c, escape);
+  }
+  return escape;
 }
 
 /**

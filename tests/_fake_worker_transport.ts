@@ -116,6 +116,13 @@ export class FakeWorkerTransport implements WorkerTransport {
     return Promise.resolve();
   }
 
+  /** What `ownReplyTo` resolves with. */
+  ownAddress: string | undefined = undefined;
+
+  ownReplyTo(): Promise<string | undefined> {
+    return Promise.resolve(this.ownAddress);
+  }
+
   probe(delivery: Delivery, reply: Reply): Promise<boolean> {
     // The probe sends the reply; the worker settles the delivery next.
     if (this.probeResult) this.#pendingProbes.set(delivery, reply);

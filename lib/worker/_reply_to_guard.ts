@@ -56,6 +56,15 @@ export class ReplyToGuard {
   }
 
   /**
+   * Learns that the node `replyTo` names is real, without a probe: the
+   * address the broker made on the worker's own connection.
+   */
+  learn(replyTo: string): void {
+    const node = this.#nodeOf(replyTo);
+    if (node) this.#good.add(node);
+  }
+
+  /**
    * `plain` (not a direct reply-to address), `good`, `bad` (malformed, or a
    * node the broker did not know), or `unknown` (to be probed).
    */

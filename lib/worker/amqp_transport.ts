@@ -28,6 +28,7 @@ import { QueueError } from "../errors.ts";
 import { type QueueDeclaration, queueDeclarations } from "../protocol/queue.ts";
 import type { RequestQueue } from "../protocol/queue.ts";
 import type { MessageProperties } from "../protocol/properties.ts";
+import { DIRECT_REPLY_TO } from "../protocol/reply_to.ts";
 import { type Reply, replyProperties } from "../protocol/reply.ts";
 import { AckBatcher } from "./_ack_batcher.ts";
 import type {
@@ -264,6 +265,31 @@ export class AmqpWorkerTransport implements WorkerTransport {
       properties.userId = (message.channel.connection as AMQPClient).username;
     }
     return properties;
+  }
+
+  async ownReplyTo(): Promise<string | undefined> {
+    const connection = this.#acks?.channel.connection as AMQPClient | undefined;
+    if (connection === undefined || connection.closed) return undefined;
+    // The broker writes a direct reply-to address of this connection into
+    // a request it is given to publish; a mandatory publish to no queue
+    // hands it back. One round trip, on a channel of its own.
+    const channel = await connection.channel();
+    try {
+      const returned = new Promise<AMQPMessage>((resolve) =>
+        channel.onReturn = resolve
+      );
+      await channel.basicConsume(DIRECT_REPLY_TO, { noAck: true }, () => {});
+      await channel.basicPublish(
+        "",
+        `rabbit-rpc.no-queue.${crypto.randomUUID()}`,
+        "",
+        { replyTo: DIRECT_REPLY_TO },
+        true,
+      );
+      return (await withTimeout(returned, PROBE_TIMEOUT)).properties.replyTo;
+    } finally {
+      await channel.close().catch(() => {});
+    }
   }
 
   settle(delivery: Delivery, settlement: Settlement): Promise<void> {

@@ -71,6 +71,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly #runner: HandlerRunner;
   #closing?: Promise<void>;
   #stuck = 0;
+  #ownNode: Promise<unknown> | undefined;
   #unhealthy: string | undefined;
   #finish!: (error?: Error) => void;
   readonly #link: WorkerLink;
@@ -118,7 +119,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     transport.listen({
       delivery: (delivery) => void this.#deliver(delivery),
       lost: (error) => link.lost(error),
-      restored: () => link.restored(),
+      restored: () => {
+        // Perhaps to another node of the cluster: learn it anew.
+        this.#ownNode = undefined;
+        link.restored();
+      },
       failed: (error) => link.failed(error),
       blocked: (reason) => link.blocked(reason),
       unblocked: () => link.unblocked(),
@@ -341,7 +346,19 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     const series = this.#metrics.method(route?.name ?? UNKNOWN_METHOD);
     const guard = this.#policy.replyTo;
     const replyTo = delivery.properties.replyTo!;
-    const verdict = guard.verdict(replyTo);
+    let verdict = guard.verdict(replyTo);
+    if (verdict === "unknown") {
+      // Once per connection, and only once a direct reply-to address needs
+      // it: the node the worker is connected to needs no probe, so a flood
+      // of made-up nodes cannot crowd out the callers of that node.
+      this.#ownNode ??= transport.ownReplyTo().then(
+        (address) => address !== undefined && guard.learn(address),
+        () => {},
+      );
+      await this.#ownNode;
+      verdict = guard.verdict(replyTo);
+      if (!transport.isLive(delivery)) return;
+    }
     if (verdict === "unknown" || verdict === "bad") {
       // A direct reply-to address of a node not seen before: the first
       // reply goes out on a connection of its own, in case the broker

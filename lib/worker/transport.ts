@@ -106,6 +106,7 @@ export interface WorkerTransportListener {
  *   isSettled: () => false,
  *   reply: () => Promise.resolve(),
  *   probe: () => Promise.resolve(true),
+ *   ownReplyTo: () => Promise.resolve(undefined),
  *   settle: () => Promise.resolve(),
  *   stopConsuming: () => Promise.resolve(),
  *   endReconnects() {},
@@ -151,6 +152,12 @@ export interface WorkerTransport {
    * failure.
    */
   probe(delivery: Delivery, reply: Reply): Promise<boolean>;
+  /**
+   * A direct reply-to address that the broker makes on this worker's own
+   * connection, which names the node the worker is connected to (a node
+   * that needs no probe); `undefined` if there is none to be had.
+   */
+  ownReplyTo(): Promise<string | undefined>;
   /** Settles a delivery without a reply. */
   settle(delivery: Delivery, settlement: Settlement): Promise<void>;
   /**

@@ -311,3 +311,16 @@ Deno.test("the same caller reusing a key for another method or content type is r
     assert.equal(reused.reply?.errorCode, "INVALID_ARGUMENT");
   }
 });
+
+Deno.test("the node of the worker's own connection needs no probe: its direct reply-to callers are answered at once", async () => {
+  // A direct reply-to address as RabbitMQ 3.10 makes it.
+  const own =
+    "amq.rabbitmq.reply-to.g1h2AA1yZXBseUA5MjQ4ODg0AAB/7gAAAAFrCWXt.PbeAjZZTwwEvu4TKSP19Yw==";
+  await using worker = await fakeWorker({}, () => "hi");
+  worker.transport.ownAddress = own.replace(/\.[^.]+$/, ".other-key");
+  const outcome = await worker.transport.deliver({
+    properties: { replyTo: own },
+  });
+  assert.equal(textOf(outcome.reply), "hi");
+  assert.equal(outcome.probed, undefined);
+});
