@@ -43,7 +43,11 @@ export interface HttpServerEvents {
   opened?(): void;
   /** A connection served was closed. */
   closed?(): void;
-  /** A connection over `maxConnections` was closed as soon as accepted. */
+  /**
+   * A connection was closed to stay within `maxConnections`: the oldest
+   * one still waiting for its request head, to make room for a new one, or
+   * the new one when every other is being answered.
+   */
   refused?(): void;
   /**
    * A connection was closed for sending no request head, or taking no
@@ -81,7 +85,11 @@ export class HttpServer {
   readonly #handler: HttpHandler;
   readonly #limits: HttpLimits;
   readonly #events: HttpServerEvents;
-  readonly #connections = new Set<Deno.Conn>();
+  /**
+   * Open connections, oldest first, each with whether it waits for a
+   * request head (silent since it was accepted or answered last).
+   */
+  readonly #connections = new Map<Deno.Conn, { waiting: boolean }>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
   #closing?: Promise<void>;
@@ -116,7 +124,7 @@ export class HttpServer {
       clearTimeout(this.#pause.timer);
       this.#pause.resolve();
     }
-    for (const conn of this.#connections) closeQuietly(conn);
+    for (const conn of this.#connections.keys()) closeQuietly(conn);
     this.#closing = Promise.all([this.#accepting, ...this.#tasks]).then(
       () => {},
     );
@@ -147,13 +155,17 @@ export class HttpServer {
       }
       if (this.#closing) {
         closeQuietly(conn);
-      } else if (this.#connections.size >= this.#limits.maxConnections) {
+      } else if (
+        this.#connections.size >= this.#limits.maxConnections &&
+        !this.#evictSilent()
+      ) {
         closeQuietly(conn);
         this.#events.refused?.();
       } else {
-        this.#connections.add(conn);
+        const state = { waiting: true };
+        this.#connections.set(conn, state);
         this.#events.opened?.();
-        const task = this.#serve(conn).finally(() => {
+        const task = this.#serve(conn, state).finally(() => {
           this.#connections.delete(conn);
           this.#tasks.delete(task);
           closeQuietly(conn);
@@ -162,6 +174,23 @@ export class HttpServer {
         this.#tasks.add(task);
       }
     }
+  }
+
+  /**
+   * Closes the oldest connection that still waits for a request head, to
+   * make room: callers that connect and send nothing cannot keep the
+   * places from a probe that asks at once. `false` if every connection is
+   * being answered.
+   */
+  #evictSilent(): boolean {
+    for (const [conn, state] of this.#connections) {
+      if (!state.waiting) continue;
+      this.#connections.delete(conn);
+      closeQuietly(conn);
+      this.#events.refused?.();
+      return true;
+    }
+    return false;
   }
 
   /** A pause that close() cuts short. */
@@ -176,7 +205,7 @@ export class HttpServer {
   }
 
   /** Serves one connection's requests, one after the other. */
-  async #serve(conn: Deno.Conn): Promise<void> {
+  async #serve(conn: Deno.Conn, state: { waiting: boolean }): Promise<void> {
     const { headersTimeout, keepAliveTimeout, maxHeaderSize } = this.#limits;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
@@ -216,6 +245,7 @@ export class HttpServer {
         }
         const head = parseRequestHead(buffered.subarray(0, end));
         buffered = buffered.subarray(end);
+        state.waiting = false;
         if (!head) {
           await this.#write(conn, status(400), "GET", false);
           return;
@@ -234,6 +264,7 @@ export class HttpServer {
         if (!keepAlive) return;
         // The next request may have come with this one (pipelined).
         idle = buffered.length === 0;
+        state.waiting = true;
         deadline(idle ? keepAliveTimeout : headersTimeout);
       }
     } catch {

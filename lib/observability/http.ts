@@ -83,9 +83,12 @@ export interface ServeMetricsOptions {
    */
   processMetrics?: boolean;
   /**
-   * Connections open at once; more are closed as soon as they are
-   * accepted (and counted in `rabbit_rpc_http_refused_total`), so that
-   * callers cannot run the process out of file descriptors.
+   * Connections open at once, so that callers cannot run the process out
+   * of file descriptors. At the cap, a new connection takes the place of
+   * the oldest one that has sent no request head yet (which is closed), so
+   * that silent connections cannot keep a probe out; if every connection
+   * is being answered, the new one is closed. Either is counted in
+   * `rabbit_rpc_http_refused_total`.
    *
    * @default {64}
    */
@@ -261,7 +264,7 @@ function connectionEvents(
   );
   const refused = metrics.counter(
     "rabbit_rpc_http_refused_total",
-    "Connections to the metrics endpoint closed at once: over its maxConnections.",
+    "Connections to the metrics endpoint closed to stay within its maxConnections: the oldest silent one, or a new one.",
   );
   const timeouts = metrics.counter(
     "rabbit_rpc_http_timeouts_total",
