@@ -31,6 +31,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { RpcClient } from "../mod.ts";
 import { openConnection } from "../lib/amqp/connection.ts";
+import { madeUpReplyTo } from "../tests/_reply_to.ts";
 
 const HERE = fileURLToPath(new URL("../", import.meta.url));
 const AMQP_URL = Deno.env.get("AMQP_URL") ??
@@ -51,33 +52,6 @@ const { values } = parseArgs({
 const root = values.root!;
 const calls = Number(values.calls);
 const kinds = values.kinds!.split(",");
-
-function ghostReplyTo(i: number): string {
-  const node = new TextEncoder().encode(`ghost${i}@nowhere`);
-  const pid = [
-    131,
-    88,
-    118,
-    0,
-    node.length,
-    ...node,
-    0,
-    0,
-    127,
-    238,
-    0,
-    0,
-    0,
-    1,
-    107,
-    9,
-    101,
-    237,
-  ];
-  return `amq.rabbitmq.reply-to.${btoa(String.fromCharCode(...pid))}.${
-    btoa(`k${i}`)
-  }`;
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -154,7 +128,7 @@ async function burst(round: number): Promise<void> {
     }
     if (kinds.includes("ghost-node")) {
       await channel.basicPublish("", queue, "20", {
-        replyTo: ghostReplyTo(n),
+        replyTo: madeUpReplyTo(n),
         correlationId: `ghost-${n}`,
       });
       sent++;

@@ -14,7 +14,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { MessageProperties } from "../protocol/properties.ts";
 import type { Reply } from "../protocol/reply.ts";
 
@@ -47,15 +46,37 @@ export function cacheKeyOf(properties: MessageProperties): string {
   return `${scope.length}:${scope}:${properties.messageId ?? ""}`;
 }
 
+/** SHA-256 in base64, once {@linkcode loadFingerprints} has loaded it. */
+let sha256: ((body: Uint8Array) => string) | undefined;
+
 /**
- * What tells two requests apart: the method they name (their `type`), how
- * their body is encoded (`content_type`, `content_encoding`) and a SHA-256
- * digest of the body.
+ * Loads what {@linkcode fingerprintOf} needs (`node:crypto`'s SHA-256, which
+ * is synchronous): a worker does before it consumes, so that a process that
+ * only calls never loads it.
  *
  * @example
  * ```ts
- * import { fingerprintOf } from "./_reply_cache.ts";
+ * import { loadFingerprints } from "./_reply_cache.ts";
  *
+ * await loadFingerprints();
+ * ```
+ */
+export async function loadFingerprints(): Promise<void> {
+  if (sha256 !== undefined) return;
+  const { createHash } = await import("node:crypto");
+  sha256 = (body) => createHash("sha256").update(body).digest("base64");
+}
+
+/**
+ * What tells two requests apart: the method they name (their `type`), how
+ * their body is encoded (`content_type`, `content_encoding`) and a SHA-256
+ * digest of the body. Needs {@linkcode loadFingerprints} first.
+ *
+ * @example
+ * ```ts
+ * import { fingerprintOf, loadFingerprints } from "./_reply_cache.ts";
+ *
+ * await loadFingerprints();
  * const body = new TextEncoder().encode("30");
  * console.log(fingerprintOf({ type: "fib" }, body) === fingerprintOf({ type: "fib" }, body)); // true
  * console.log(fingerprintOf({ type: "fib" }, body) === fingerprintOf({ type: "square" }, body)); // false
@@ -65,16 +86,19 @@ export function fingerprintOf(
   properties: MessageProperties,
   body: Uint8Array | null,
 ): string {
-  const hash = createHash("sha256");
-  if (body !== null) hash.update(body);
+  if (sha256 === undefined) {
+    throw new Error("fingerprintOf() needs loadFingerprints() first");
+  }
   // JSON: no method name or type can make another triple's text.
   return JSON.stringify([
     properties.type ?? "",
     properties.contentType ?? "",
     properties.contentEncoding ?? "",
-    hash.digest("base64"),
+    sha256(body ?? EMPTY),
   ]);
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** A remembered reply and the fingerprint of the request it answers. */
 export interface CachedReply {

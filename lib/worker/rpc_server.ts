@@ -20,7 +20,7 @@ import { HandlerRunner, OVERRUN_REPLY } from "./_runner.ts";
 import { allSettled } from "./_settled.ts";
 import { admit, conclude, type Policy } from "./_decide.ts";
 import type { WorkerConfig } from "./options.ts";
-import { ReplyCache } from "./_reply_cache.ts";
+import { loadFingerprints, ReplyCache } from "./_reply_cache.ts";
 import { ReplyToGuard } from "./_reply_to_guard.ts";
 import { type Route, UNKNOWN_METHOD } from "./_router.ts";
 import type { Delivery, WorkerTransport } from "./transport.ts";
@@ -187,6 +187,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
    * consumes; used by `serve`.
    */
   async start(): Promise<void> {
+    await loadFingerprints();
     await this.#transport.start();
     this.#metrics.connected(true);
     this.#logger.info(

@@ -7,7 +7,7 @@
  */
 
 /** mulberry32: a small, fast PRNG with a 32-bit state. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -17,39 +17,9 @@ import { RemoteError, RpcClient, serve, TimeoutError } from "../../mod.ts";
 import { serveMetrics } from "../../observability.ts";
 import { amqplib } from "../deps.ts";
 import { AMQP_URL, scratchQueue, waitFor } from "../_helpers.ts";
+import { madeUpReplyTo } from "../_reply_to.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
-
-/**
- * A direct reply-to address as RabbitMQ 3.10 makes it, but naming the
- * made-up node `ghost<i>@nowhere`.
- */
-function madeUpReplyTo(i: number): string {
-  const node = new TextEncoder().encode(`ghost${i}@nowhere`);
-  const pid = [
-    131,
-    88,
-    118,
-    0,
-    node.length,
-    ...node,
-    0,
-    0,
-    127,
-    238,
-    0,
-    0,
-    0,
-    1,
-    107,
-    9,
-    101,
-    237,
-  ];
-  return `amq.rabbitmq.reply-to.${btoa(String.fromCharCode(...pid))}.${
-    btoa(`key-${i}`)
-  }`;
-}
 
 Deno.test({
   ...opts,

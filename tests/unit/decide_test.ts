@@ -13,7 +13,7 @@ import {
   type Policy,
   type RefuseAdmission,
 } from "../../lib/worker/_decide.ts";
-import { ReplyCache } from "../../lib/worker/_reply_cache.ts";
+import { loadFingerprints, ReplyCache } from "../../lib/worker/_reply_cache.ts";
 import { ReplyToGuard } from "../../lib/worker/_reply_to_guard.ts";
 import { Router } from "../../lib/worker/_router.ts";
 import type { Delivery } from "../../lib/worker/transport.ts";
@@ -23,6 +23,9 @@ const NOW = 1_700_000_000_000;
 /** A direct reply-to address of a node that decodes well. */
 const DIRECT =
   "amq.rabbitmq.reply-to.g1h2AA1yZXBseUA5MjQ4ODg0AAB/7gAAAAFrCWXt.PbeAjZZTwwEvu4TKSP19Yw==";
+// What a worker loads before it consumes.
+await loadFingerprints();
+
 const IDEMPOTENT = { messageId: "m-1", headers: { "x-idempotent": true } };
 
 function policy(overrides: Partial<Policy> = {}): Policy {

@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { mulberry32 } from "../fuzz/_rng.ts";
 import { maskUrl } from "../../lib/amqp/url.ts";
 import { truncate, truncationMarker } from "../../lib/text.ts";
 
@@ -33,18 +34,6 @@ function regexMaskUrl(url: string): string {
     scheme.lastIndex = at;
   }
   return out + url.slice(from);
-}
-
-/** mulberry32: a seeded PRNG, so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Pieces of URLs and of what surrounds them in messages. */
@@ -81,7 +70,7 @@ Deno.test({
   ...opts,
   name: "maskUrl() masks random text exactly as the regular expressions did",
   fn() {
-    const next = random(20260601);
+    const next = mulberry32(20260601);
     for (let i = 0; i < 60_000; i++) {
       let text = "";
       const pieces = Math.floor(next() * 24);

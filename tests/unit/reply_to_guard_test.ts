@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { directReplyNode } from "../../lib/protocol/reply_to.ts";
+import { madeUpReplyTo } from "../_reply_to.ts";
 import {
   PROBE_BURST,
   PROBE_INTERVAL,
@@ -62,40 +63,13 @@ Deno.test({
   },
 });
 
-/** A direct reply-to address naming the made-up node `n<i>@x`. */
-function madeUp(i: number): string {
-  // A pid in Erlang's external term format: NEW_PID_EXT (88) with the
-  // node as a SMALL_ATOM_UTF8_EXT (119), then id, serial and creation.
-  const node = new TextEncoder().encode(`n${i}@x`);
-  const term = new Uint8Array([
-    131,
-    88,
-    119,
-    node.length,
-    ...node,
-    0,
-    0,
-    0,
-    1,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    1,
-  ]);
-  return `amq.rabbitmq.reply-to.${btoa(String.fromCharCode(...term))}.key`;
-}
-
 Deno.test({
   ...opts,
   name:
     "ReplyToGuard probes one node at a time, at most a burst and then one per interval",
   async fn() {
     const nodes = new ReplyToGuard();
-    assert.equal(nodes.verdict(madeUp(0)), "unknown");
+    assert.equal(nodes.verdict(madeUpReplyTo(0)), "unknown");
     let probes = 0;
     let finish!: (good: boolean) => void;
     const probe = () => {
@@ -103,32 +77,32 @@ Deno.test({
       return new Promise<boolean>((resolve) => finish = resolve);
     };
     const now = 1_000_000;
-    const first = nodes.probe(madeUp(0), probe, now);
+    const first = nodes.probe(madeUpReplyTo(0), probe, now);
     assert.ok(first);
     // Another node while the first is probed: not probed, not waited for.
-    assert.equal(nodes.probe(madeUp(1), probe, now), undefined);
+    assert.equal(nodes.probe(madeUpReplyTo(1), probe, now), undefined);
     finish(false);
     assert.equal(await first, false);
     // The rest of the burst, then nothing until an interval passes.
     for (let i = 2; i <= PROBE_BURST; i++) {
-      const running = nodes.probe(madeUp(i), probe, now);
+      const running = nodes.probe(madeUpReplyTo(i), probe, now);
       assert.ok(running, `probe ${i}`);
       finish(false);
       await running;
     }
     assert.equal(probes, PROBE_BURST);
-    assert.equal(nodes.probe(madeUp(100), probe, now), undefined);
+    assert.equal(nodes.probe(madeUpReplyTo(100), probe, now), undefined);
     assert.equal(
-      nodes.probe(madeUp(100), probe, now + PROBE_INTERVAL - 1),
+      nodes.probe(madeUpReplyTo(100), probe, now + PROBE_INTERVAL - 1),
       undefined,
     );
-    const later = nodes.probe(madeUp(100), probe, now + PROBE_INTERVAL);
+    const later = nodes.probe(madeUpReplyTo(100), probe, now + PROBE_INTERVAL);
     assert.ok(later);
     finish(true);
     assert.equal(await later, true);
     assert.equal(probes, PROBE_BURST + 1);
     // Known nodes need no probe, however spent the budget.
-    assert.equal(nodes.verdict(madeUp(100)), "good");
-    assert.equal(nodes.verdict(madeUp(0)), "bad");
+    assert.equal(nodes.verdict(madeUpReplyTo(100)), "good");
+    assert.equal(nodes.verdict(madeUpReplyTo(0)), "bad");
   },
 });
