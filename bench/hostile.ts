@@ -16,12 +16,18 @@
  *   request of as many bytes (the number padded with spaces), to tell the
  *   cost of the error path from the cost of the bytes.
  *
- * Prints p50/p99 of each phase and the ratio. `--root DIR` runs another
+ * By default the requests come in 10 bursts of 10 of each kind, so that
+ * each burst holds up one honest call in a hundred (the p99); `--spread`
+ * puts one of each kind before every tenth honest call instead.
+ *
+ * Each round measures a quiet phase, then an attacked one (made-up nodes
+ * new each round); prints each round and the median ratio of the p99s. `--root DIR` runs another
  * checkout's `server.ts` (a git worktree of an older commit, say), so that
  * before and after are measured the same way.
  *
  * ```sh
- * deno run -A bench/hostile.ts [--root DIR] [--calls 1000] [--kinds a,b] [--size 400000]
+ * deno run -A bench/hostile.ts [--root DIR] [--calls 1000] [--kinds a,b]
+ *   [--size 400000] [--spread] [--rounds 3]
  * ```
  *
  * @module
@@ -30,6 +36,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { RpcClient } from "../mod.ts";
+import type { AMQPProperties } from "../lib/deps.ts";
 import { openConnection } from "../lib/amqp/connection.ts";
 import { madeUpReplyTo } from "../tests/_reply_to.ts";
 
@@ -47,11 +54,14 @@ const { values } = parseArgs({
     calls: { type: "string", default: "1000" },
     kinds: { type: "string", default: KINDS.join(",") },
     size: { type: "string", default: "400000" },
+    spread: { type: "boolean", default: false },
+    rounds: { type: "string", default: "3" },
   },
 });
 const root = values.root!;
 const calls = Number(values.calls);
 const kinds = values.kinds!.split(",");
+const rounds = Number(values.rounds);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -98,55 +108,64 @@ const long = "x".repeat(Number(values.size));
 const padded = " ".repeat(Number(values.size) - 2) + "20";
 let sent = 0;
 
-async function burst(round: number): Promise<void> {
-  const each = PER_KIND / BURSTS;
-  for (let i = 0; i < each; i++) {
-    const n = round * each + i;
-    if (kinds.includes("reused-key")) {
-      await channel.basicPublish("", queue, String(n % 30), {
+/** The `n`th hostile request of `kind`: its body and properties. */
+function hostile(kind: string, n: number): [string, AMQPProperties] {
+  switch (kind) {
+    case "reused-key":
+      return [String(n % 30), {
         replyTo: attackerReplies,
         correlationId: `reused-${n}`,
         messageId: "the-same-key",
         headers: { "x-idempotent": true },
-      });
-      sent++;
-    }
-    if (kinds.includes("long-echo")) {
-      await channel.basicPublish("", queue, long, {
-        replyTo: attackerReplies,
-        correlationId: `long-${n}`,
-      });
-      sent++;
-    }
-    if (kinds.includes("large-valid")) {
+      }];
+    case "long-echo":
+      return [long, { replyTo: attackerReplies, correlationId: `long-${n}` }];
+    case "large-valid":
       // The control for long-echo: as many bytes, a valid request.
-      await channel.basicPublish("", queue, padded, {
+      return [padded, {
         replyTo: attackerReplies,
         correlationId: `large-${n}`,
-      });
-      sent++;
-    }
-    if (kinds.includes("ghost-node")) {
-      await channel.basicPublish("", queue, "20", {
-        replyTo: madeUpReplyTo(n),
-        correlationId: `ghost-${n}`,
-      });
-      sent++;
-    }
+      }];
+    case "ghost-node":
+      return ["20", { replyTo: madeUpReplyTo(n), correlationId: `ghost-${n}` }];
+    default:
+      throw new RangeError(`unknown kind ${kind}`);
+  }
+}
+
+/** The `round`th of the bursts: `PER_KIND / BURSTS` requests of each kind. */
+async function burst(round: number, offset: number): Promise<void> {
+  const each = PER_KIND / BURSTS;
+  for (let i = 0; i < each; i++) await one(offset + round * each + i);
+}
+
+/** One hostile request of each kind, the `n`th. */
+async function one(n: number): Promise<void> {
+  for (const kind of kinds) {
+    const [body, properties] = hostile(kind, n);
+    await channel.basicPublish("", queue, body, properties);
+    sent++;
   }
 }
 
 async function phase(
   attack: boolean,
+  offset = 0,
 ): Promise<{ p50: number; p99: number; max: number; failed: number }> {
   const times: number[] = [];
   let failed = 0;
   for (let i = 0; i < calls; i++) {
-    if (
+    if (attack && values.spread) {
+      // One of each kind before every (calls / PER_KIND)th call.
+      const every = Math.floor(calls / PER_KIND);
+      if (i % every === 0 && i / every < PER_KIND) {
+        await one(offset + i / every);
+      }
+    } else if (
       attack && i % Math.floor(calls / BURSTS) === 0 &&
       i / Math.floor(calls / BURSTS) < BURSTS
     ) {
-      await burst(i / Math.floor(calls / BURSTS));
+      await burst(i / Math.floor(calls / BURSTS), offset);
     }
     const t0 = performance.now();
     try {
@@ -168,30 +187,39 @@ async function phase(
 
 try {
   await phase(false); // warm up
-  const quiet = await phase(false);
-  const attacked = await phase(true);
   const fmt = (x: number) => x.toFixed(2);
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const quiet = await phase(false);
+    const attacked = await phase(true, round * PER_KIND);
+    ratios.push(attacked.p99 / quiet.p99);
+    console.log(
+      `round ${round + 1}: quiet p50 ${fmt(quiet.p50)} p99 ${
+        fmt(quiet.p99)
+      } max ${fmt(quiet.max)} ms, ${quiet.failed} failed; attacked p50 ${
+        fmt(attacked.p50)
+      } p99 ${fmt(attacked.p99)} max ${
+        fmt(attacked.max)
+      } ms, ${attacked.failed} failed; p99 ${fmt(attacked.p99 / quiet.p99)}x`,
+    );
+  }
+  ratios.sort((a, b) => a - b);
   console.log(
     JSON.stringify({
       root,
       calls,
       kinds,
+      size: values.size,
+      spread: values.spread,
+      rounds,
       hostileSent: sent,
       workerLogBytes: logBytes.count,
     }),
   );
   console.log(
-    `quiet:    p50 ${fmt(quiet.p50)} ms, p99 ${fmt(quiet.p99)} ms, max ${
-      fmt(quiet.max)
-    } ms, ${quiet.failed} failed`,
-  );
-  console.log(
-    `attacked: p50 ${fmt(attacked.p50)} ms, p99 ${fmt(attacked.p99)} ms, max ${
-      fmt(attacked.max)
-    } ms, ${attacked.failed} failed`,
-  );
-  console.log(
-    `p99 ratio attacked/quiet: ${(attacked.p99 / quiet.p99).toFixed(2)}x`,
+    `p99 attacked/quiet: median ${fmt(ratios[ratios.length >> 1])}x (${
+      fmt(ratios[0])
+    }-${fmt(ratios.at(-1)!)}x over ${rounds} rounds)`,
   );
 } finally {
   await client.close();

@@ -27,7 +27,7 @@
 import { directReplyNode, isDirectReplyTo } from "../protocol/reply_to.ts";
 
 /** How many probes may run back to back before the rate applies. */
-export const PROBE_BURST = 5;
+export const PROBE_BURST = 2;
 
 /** Past the burst, one probe per this many milliseconds. */
 export const PROBE_INTERVAL = 6_000;

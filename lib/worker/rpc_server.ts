@@ -31,6 +31,9 @@ import type { Delivery, WorkerTransport } from "./transport.ts";
  */
 const ABORT_GRACE = 1_000;
 
+/** The least time between two warnings of replies dropped unprobed. */
+const DROP_WARNING_INTERVAL = 10_000;
+
 /**
  * A running worker, from `serve`.
  *
@@ -71,6 +74,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly #runner: HandlerRunner;
   #closing?: Promise<void>;
   #stuck = 0;
+  #unprobedDrops = 0;
+  #unprobedWarned = -Infinity;
   #ownNode: Promise<unknown> | undefined;
   #unhealthy: string | undefined;
   #finish!: (error?: Error) => void;
@@ -378,11 +383,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         if (probed && good) {
           this.#metrics.answered(series, reply.errorCode, started);
         } else {
-          if (verdict === "unknown") {
+          if (probing === undefined && verdict === "unknown") {
+            this.#unprobedDrop();
+          } else if (verdict === "unknown") {
             this.#logger.warn(
-              probing === undefined
-                ? "Dropped the reply to a direct reply-to address of a node not known yet: too many new nodes at once to probe"
-                : "Dropped the reply to a direct reply-to address the broker does not know",
+              "Dropped the reply to a direct reply-to address the broker does not know",
             );
           }
           this.#metrics.dropped();
@@ -398,6 +403,24 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
     // Counted once the reply is written: a reply that cannot be sent is not
     // an answer (the request is redelivered, and counted then).
     this.#metrics.answered(series, reply.errorCode, started);
+  }
+
+  /**
+   * Tells of replies dropped for nodes that could not be probed: a line at
+   * most every {@linkcode DROP_WARNING_INTERVAL}, with the count, so that a
+   * flood of made-up nodes costs no line each.
+   */
+  #unprobedDrop(): void {
+    this.#unprobedDrops++;
+    const now = performance.now();
+    if (now - this.#unprobedWarned < DROP_WARNING_INTERVAL) return;
+    this.#logger.warn(
+      `Dropped ${this.#unprobedDrops} repl${
+        this.#unprobedDrops === 1 ? "y" : "ies"
+      } to direct reply-to addresses of nodes not known yet: too many new nodes to probe (made-up addresses?)`,
+    );
+    this.#unprobedDrops = 0;
+    this.#unprobedWarned = now;
   }
 
   /**
