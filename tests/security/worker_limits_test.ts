@@ -16,7 +16,13 @@ import { Buffer } from "node:buffer";
 import { RemoteError, RpcClient, serve, TimeoutError } from "../../mod.ts";
 import { serveMetrics } from "../../observability.ts";
 import { amqplib } from "../deps.ts";
-import { AMQP_URL, scratchQueue, waitFor } from "../_helpers.ts";
+import {
+  AMQP_URL,
+  ROOT,
+  scratchQueue,
+  startCli,
+  waitFor,
+} from "../_helpers.ts";
 import { madeUpReplyTo } from "../_reply_to.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -141,5 +147,55 @@ Deno.test({
     assert.equal(error.code, "INTERNAL");
     assert.doesNotMatch(error.message, /hunter2|db\.internal/);
     assert.match(error.message, /error id [0-9a-f]{16}/);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "deno task server stops with exit status 1 once its stuck handlers reach the limit, after answering DEADLINE_EXCEEDED",
+  async fn() {
+    await using queue = scratchQueue("security-cli-stuck");
+    await using worker = startCli("server.ts", [
+      "--queue",
+      queue.name,
+      "--handler",
+      `${ROOT}tests/fixtures/hang_service.ts`,
+      "--max-handler-time",
+      "200",
+      "--quiet",
+    ]);
+    await worker.waitForLine("Awaiting RPC requests");
+    const raw = await amqplib.connect(AMQP_URL);
+    try {
+      const channel = await raw.createChannel();
+      const { queue: replies } = await channel.assertQueue("", {
+        exclusive: true,
+      });
+      const answer = new Promise<string>((resolve) =>
+        channel.consume(replies, (message) => {
+          if (message) {
+            resolve(String(message.properties.headers?.["x-rpc-error"]));
+          }
+        }, { noAck: true })
+      );
+      // As the tutorial's clients send it: no deadline.
+      channel.sendToQueue(queue.name, Buffer.from("30"), {
+        replyTo: replies,
+        correlationId: "stuck-1",
+      });
+      assert.equal(await answer, "DEADLINE_EXCEEDED");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const status = await Promise.race([
+        worker.status(),
+        new Promise<undefined>((resolve) =>
+          timer = setTimeout(() => resolve(undefined), 20_000)
+        ),
+      ]).finally(() => clearTimeout(timer));
+      assert.equal(status?.code, 1, "the worker did not stop by itself");
+      assert.match(worker.stderr(), /handlers are stuck past their time/);
+    } finally {
+      await raw.close();
+    }
   },
 });
