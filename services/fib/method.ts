@@ -31,8 +31,10 @@ export function fibHandler(options: FibOptions = {}): RpcHandler {
 
 /**
  * The fib service as a method (see `serve`'s `methods`): n comes as a JSON
- * number, or as text in the tutorial's format; the answer is fib(n) in
- * decimal, as text.
+ * number, or in the tutorial's format (an ASCII decimal) as text or as
+ * bytes, whatever the content type says (Ruby's Bunny labels every body
+ * `application/octet-stream`, and the method then gets bytes); the answer
+ * is fib(n) in decimal, as text.
  *
  * @example
  * ```ts
@@ -50,11 +52,16 @@ export function fibHandler(options: FibOptions = {}): RpcHandler {
  */
 export function fibMethod(
   options: FibOptions = {},
-): RpcMethod<number | string, string> {
+): RpcMethod<number | string | Uint8Array, string> {
   const maxN = checkInteger("maxN", options.maxN ?? DEFAULT_MAX_N, { min: 0 });
-  return (n: number | string): string => {
+  return (n: number | string | Uint8Array): string => {
     if (typeof n === "string") {
       return fib(parseFibRequest(encoder.encode(n), { maxN })).toString();
+    }
+    // Bytes that are an ASCII decimal are a number: the tutorial's request
+    // under any content type. (Only here: other methods get bytes as bytes.)
+    if (n instanceof Uint8Array) {
+      return fib(parseFibRequest(n, { maxN })).toString();
     }
     if (typeof n !== "number" || !Number.isInteger(n)) {
       throw new HandlerError(

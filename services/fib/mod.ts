@@ -24,7 +24,7 @@ import type { RpcMethod } from "../../mod.ts";
  * console.log(await fib(30)); // 832040
  * ```
  */
-export const fib: RpcMethod<number | string, string> = fibMethod();
+export const fib: RpcMethod<number | string | Uint8Array, string> = fibMethod();
 
 /** Requests that name no method are fib's: the tutorial's wire format. */
 export const defaultMethod = "fib";

@@ -254,3 +254,45 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "deno task server answers a raw tutorial request (body 30) with 832040 whatever its content type",
+  async fn() {
+    await using scratch = scratchQueue("cli-content-types");
+    const queue = scratch.name;
+    await using server = startCli("server.ts", ["--queue", queue, "--quiet"]);
+    await server.waitForLine("Awaiting RPC requests");
+    await using peer = await rawPeer();
+    const types = [
+      undefined,
+      "text/plain",
+      "text/plain; charset=utf-8",
+      "application/octet-stream",
+    ];
+    types.forEach((contentType, i) =>
+      peer.send(queue, "30", {
+        ...(contentType ? { contentType } : {}),
+        replyTo: peer.replyQueue,
+        correlationId: `type-${i}`,
+      })
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const replies = await Promise.race([
+      peer.nextReplies(types.length),
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(
+          () => reject(new Error("not every request was answered")),
+          15_000,
+        )
+      ),
+    ]).finally(() => clearTimeout(timer));
+    for (const reply of replies) {
+      assert.equal(reply.body, "832040", reply.correlationId);
+      assert.equal(reply.headers["x-rpc-error"], undefined);
+    }
+    server.child.kill("SIGTERM");
+    await server.status();
+  },
+});

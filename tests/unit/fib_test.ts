@@ -126,3 +126,36 @@ Deno.test({
     assert.throws(() => fibHandler({ maxN: -1 }), RangeError);
   },
 });
+
+Deno.test("the fib service answers the tutorial's request whatever content type it carries", async () => {
+  const { fakeWorker, textOf } = await import("../_fake_worker_transport.ts");
+  const { serviceOfModule } = await import(
+    "../../lib/worker/module_service.ts"
+  );
+  const fibService = await import("../../services/fib/mod.ts");
+  await using worker = await fakeWorker(serviceOfModule(fibService));
+  for (
+    const contentType of [
+      undefined,
+      "text/plain",
+      "text/plain; charset=utf-8",
+      "application/octet-stream",
+      "application/json",
+      "application/x-anything",
+    ]
+  ) {
+    const { reply } = await worker.transport.deliver({
+      body: "30",
+      properties: { contentType },
+    });
+    assert.equal(reply?.errorCode, undefined, String(contentType));
+    assert.equal(textOf(reply), "832040", String(contentType));
+  }
+  // Bytes that are not a decimal are still refused, naming what came.
+  const { reply } = await worker.transport.deliver({
+    body: "ab",
+    properties: { contentType: "application/octet-stream" },
+  });
+  assert.equal(reply?.errorCode, "INVALID_ARGUMENT");
+  assert.match(JSON.parse(textOf(reply)).message, /got "ab"/);
+});
