@@ -21,6 +21,7 @@ import { allSettled } from "./_settled.ts";
 import { admit, conclude, type Policy } from "./_decide.ts";
 import type { WorkerConfig } from "./options.ts";
 import { loadFingerprints, ReplyCache } from "./_reply_cache.ts";
+import { ReplyPath } from "./_reply_path.ts";
 import { ReplyToGuard } from "./_reply_to_guard.ts";
 import { type Route, UNKNOWN_METHOD } from "./_router.ts";
 import type { Delivery, WorkerTransport } from "./transport.ts";
@@ -30,9 +31,6 @@ import type { Delivery, WorkerTransport } from "./transport.ts";
  * connection closes anyway (their requests are then redelivered).
  */
 const ABORT_GRACE = 1_000;
-
-/** The least time between two warnings of replies dropped unprobed. */
-const DROP_WARNING_INTERVAL = 10_000;
 
 /**
  * A running worker, from `serve`.
@@ -74,9 +72,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly #runner: HandlerRunner;
   #closing?: Promise<void>;
   #stuck = 0;
-  #unprobedDrops = 0;
-  #unprobedWarned = -Infinity;
-  #ownNode: Promise<unknown> | undefined;
+  readonly #replyPath: ReplyPath;
   #unhealthy: string | undefined;
   #finish!: (error?: Error) => void;
   readonly #link: WorkerLink;
@@ -99,6 +95,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       replyTo: new ReplyToGuard(),
       deliveryLimit: config.deliveryLimit,
     };
+    this.#replyPath = new ReplyPath(
+      this.#policy.replyTo,
+      transport,
+      config.logger,
+    );
     this.#metrics = new ServerMetrics(config.metrics, config.queue.name);
     this.#runner = new HandlerRunner({
       stop: this.#stop.signal,
@@ -125,8 +126,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       delivery: (delivery) => void this.#deliver(delivery),
       lost: (error) => link.lost(error),
       restored: () => {
-        // Perhaps to another node of the cluster: learn it anew.
-        this.#ownNode = undefined;
+        this.#replyPath.reconnected();
         link.restored();
       },
       failed: (error) => link.failed(error),
@@ -350,77 +350,31 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       if (!transport.isLive(delivery)) return;
     }
     const series = this.#metrics.method(route?.name ?? UNKNOWN_METHOD);
-    const guard = this.#policy.replyTo;
-    const replyTo = delivery.properties.replyTo!;
-    let verdict = guard.verdict(replyTo);
-    if (verdict === "unknown") {
-      // Once per connection, and only once a direct reply-to address needs
-      // it: the node the worker is connected to needs no probe, so a flood
-      // of made-up nodes cannot crowd out the callers of that node.
-      this.#ownNode ??= transport.ownReplyTo().then(
-        (address) => address !== undefined && guard.learn(address),
-        () => {},
-      );
-      await this.#ownNode;
-      verdict = guard.verdict(replyTo);
-      if (!transport.isLive(delivery)) return;
-    }
-    if (verdict === "unknown" || verdict === "bad") {
-      // A direct reply-to address of a node not seen before: the first
-      // reply goes out on a connection of its own, in case the broker
-      // closes it for an address it cannot decode. (Bad: found so by
-      // another request's probe meanwhile.) Probes are few: a node that
-      // cannot be probed now is not waited for.
-      let probed = false;
-      const probing = verdict === "unknown"
-        ? guard.probe(replyTo, () => {
-          probed = true;
-          return transport.probe(delivery, reply);
-        })
-        : undefined;
-      const good = probing !== undefined && await probing;
-      if (!good || probed) {
-        if (probed && good) {
-          this.#metrics.answered(series, reply.errorCode, started);
-        } else {
-          if (probing === undefined && verdict === "unknown") {
-            this.#unprobedDrop();
-          } else if (verdict === "unknown") {
-            this.#logger.warn(
-              "Dropped the reply to a direct reply-to address the broker does not know",
-            );
-          }
-          this.#metrics.dropped();
-        }
-        await transport.settle(
-          delivery,
-          verdict === "bad" ? "ack" : settlement,
-        );
+    let way = this.#replyPath.way(delivery, reply);
+    if (typeof way !== "string") way = await way;
+    switch (way) {
+      case "channel":
+        break;
+      case "gone":
         return;
-      }
+      case "probed":
+        // Sent already, on the probe's connection.
+        this.#metrics.answered(series, reply.errorCode, started);
+        await transport.settle(delivery, settlement);
+        return;
+      case "dropped":
+        this.#metrics.dropped();
+        await transport.settle(delivery, settlement);
+        return;
+      case "bad":
+        this.#metrics.dropped();
+        await transport.settle(delivery, "ack");
+        return;
     }
     await transport.reply(delivery, reply, settlement);
     // Counted once the reply is written: a reply that cannot be sent is not
     // an answer (the request is redelivered, and counted then).
     this.#metrics.answered(series, reply.errorCode, started);
-  }
-
-  /**
-   * Tells of replies dropped for nodes that could not be probed: a line at
-   * most every {@linkcode DROP_WARNING_INTERVAL}, with the count, so that a
-   * flood of made-up nodes costs no line each.
-   */
-  #unprobedDrop(): void {
-    this.#unprobedDrops++;
-    const now = performance.now();
-    if (now - this.#unprobedWarned < DROP_WARNING_INTERVAL) return;
-    this.#logger.warn(
-      `Dropped ${this.#unprobedDrops} repl${
-        this.#unprobedDrops === 1 ? "y" : "ies"
-      } to direct reply-to addresses of nodes not known yet: too many new nodes to probe (made-up addresses?)`,
-    );
-    this.#unprobedDrops = 0;
-    this.#unprobedWarned = now;
   }
 
   /**
