@@ -9,6 +9,7 @@ import {
   runCli,
   scratchQueue,
   startCli,
+  waitFor,
 } from "../_helpers.ts";
 import { rawPeer } from "../_amqp_peer.ts";
 
@@ -278,16 +279,13 @@ Deno.test({
         correlationId: `type-${i}`,
       })
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const replies = await Promise.race([
-      peer.nextReplies(types.length),
-      new Promise<never>((_, reject) =>
-        timer = setTimeout(
-          () => reject(new Error("not every request was answered")),
-          15_000,
-        )
-      ),
-    ]).finally(() => clearTimeout(timer));
+    let replies: Awaited<ReturnType<typeof peer.nextReplies>> = [];
+    peer.nextReplies(types.length).then((all) => replies = all);
+    await waitFor(
+      () => replies.length === types.length,
+      "an answer to every request",
+      15_000,
+    );
     for (const reply of replies) {
       assert.equal(reply.body, "832040", reply.correlationId);
       assert.equal(reply.headers["x-rpc-error"], undefined);

@@ -24,6 +24,7 @@ import {
   waitFor,
 } from "../_helpers.ts";
 import { madeUpReplyTo } from "../_reply_to.ts";
+import { rawPeer } from "../_amqp_peer.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 
@@ -166,36 +167,24 @@ Deno.test({
       "--quiet",
     ]);
     await worker.waitForLine("Awaiting RPC requests");
-    const raw = await amqplib.connect(AMQP_URL);
-    try {
-      const channel = await raw.createChannel();
-      const { queue: replies } = await channel.assertQueue("", {
-        exclusive: true,
-      });
-      const answer = new Promise<string>((resolve) =>
-        channel.consume(replies, (message) => {
-          if (message) {
-            resolve(String(message.properties.headers?.["x-rpc-error"]));
-          }
-        }, { noAck: true })
-      );
-      // As the tutorial's clients send it: no deadline.
-      channel.sendToQueue(queue.name, Buffer.from("30"), {
-        replyTo: replies,
-        correlationId: "stuck-1",
-      });
-      assert.equal(await answer, "DEADLINE_EXCEEDED");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const status = await Promise.race([
-        worker.status(),
-        new Promise<undefined>((resolve) =>
-          timer = setTimeout(() => resolve(undefined), 20_000)
-        ),
-      ]).finally(() => clearTimeout(timer));
-      assert.equal(status?.code, 1, "the worker did not stop by itself");
-      assert.match(worker.stderr(), /handlers are stuck past their time/);
-    } finally {
-      await raw.close();
-    }
+    let exited: Deno.CommandStatus | undefined;
+    worker.status().then((status) => exited = status);
+    await using peer = await rawPeer();
+    // As the tutorial's clients send it: no deadline.
+    peer.send(queue.name, "30", {
+      replyTo: peer.replyQueue,
+      correlationId: "stuck-1",
+    });
+    let replies: Awaited<ReturnType<typeof peer.nextReplies>> = [];
+    peer.nextReplies(1).then((all) => replies = all);
+    await waitFor(() => replies.length === 1, "the answer", 15_000);
+    assert.equal(replies[0].headers["x-rpc-error"], "DEADLINE_EXCEEDED");
+    await waitFor(
+      () => exited !== undefined,
+      "the worker to stop by itself",
+      20_000,
+    );
+    assert.equal(exited?.code, 1);
+    assert.match(worker.stderr(), /handlers are stuck past their time/);
   },
 });
