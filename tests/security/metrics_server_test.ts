@@ -242,6 +242,15 @@ async function assertStillListening(
 }
 
 /** fib(10) from the worker on `queue`, through the shared broker. */
+/** The metrics port of a worker started with `--metrics-port 0`, once it serves. */
+async function metricsPortOf(worker: LimitedWorker): Promise<number> {
+  const { port } = metricsAddress(
+    await worker.waitForLine("Serving metrics on"),
+  );
+  await worker.waitForLine("Awaiting RPC requests");
+  return port;
+}
+
 async function fib10(queue: string): Promise<string> {
   await using client = await RpcClient.connect({ url: AMQP_URL });
   return (await client.call(queue, "10", { timeout: 30_000 })).text();
@@ -261,10 +270,7 @@ Deno.test({
       "--metrics-port",
       "0",
     ]);
-    const { port } = metricsAddress(
-      await worker.waitForLine("Serving metrics on"),
-    );
-    await worker.waitForLine("Awaiting RPC requests");
+    const port = await metricsPortOf(worker);
     assert.ok(await healthy(port), "/healthz before the flood");
 
     await using idle = await holdIdle(port, 400);
@@ -286,7 +292,7 @@ Deno.test({
     assert.ok(refused > 0, metrics);
     assert.ok(timedOut > 0, metrics);
     console.log(
-      `    ${idle.opened} idle connections under nofile=256: worker alive; ${timedOut} held until their head was overdue, ${refused} refused at once (probes included)`,
+      `    ${idle.opened} idle connections under nofile=256: worker alive; ${timedOut} held until their head was overdue, ${refused} closed to stay within the cap (probes included)`,
     );
   },
 });
@@ -305,10 +311,7 @@ Deno.test({
       "--metrics-port",
       "0",
     ]);
-    const { port } = metricsAddress(
-      await worker.waitForLine("Serving metrics on"),
-    );
-    await worker.waitForLine("Awaiting RPC requests");
+    const port = await metricsPortOf(worker);
     {
       await using idle = await holdIdle(port, 100);
       await assertStillListening(worker, idle);
