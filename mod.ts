@@ -54,7 +54,10 @@ export type {
 
 // Serving
 export { serve } from "./lib/worker/serve.ts";
-export type { ServeOptions } from "./lib/worker/options.ts";
+export {
+  type ServeOptions,
+  TUTORIAL_QUORUM_QUEUE,
+} from "./lib/worker/options.ts";
 export { RpcServer } from "./lib/worker/rpc_server.ts";
 export type {
   RpcHandler,
@@ -66,7 +69,8 @@ export {
   type ModuleService,
   serviceOfModule,
 } from "./lib/worker/module_service.ts";
-export type { QueueType } from "./lib/protocol/queue.ts";
+export type { QueueOption, QueueType } from "./lib/protocol/queue.ts";
+export type { QueueState } from "./lib/worker/transport.ts";
 
 // Messages
 export { RpcMessage, RpcReply, RpcRequest } from "./lib/protocol/message.ts";
@@ -90,6 +94,7 @@ export {
   NoRouteError,
   ProtocolError,
   QueueError,
+  type QueueMismatch,
   RemoteError,
   RpcError,
   TimeoutError,

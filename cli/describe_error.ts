@@ -11,6 +11,7 @@ import {
   NoRouteError,
   ProtocolError,
   QueueError,
+  type QueueMismatch,
   RemoteError,
   TimeoutError,
 } from "../lib/errors.ts";
@@ -18,7 +19,7 @@ import { oneLine } from "./flags.ts";
 
 /**
  * One line saying what failed and what to do, without a stack trace or a
- * password: a message from elsewhere (a worker's, say) is bounded, its
+ * password, naming the program's flag for each library option in `flags`: a message from elsewhere (a worker's, say) is bounded, its
  * control characters escaped, by {@linkcode oneLine}.
  *
  * @example
@@ -29,9 +30,14 @@ import { oneLine } from "./flags.ts";
  * console.log(describeError(new NoRouteError("rpc_queue")));
  * ```
  */
-export function describeError(error: unknown): string {
+export function describeError(
+  error: unknown,
+  flags: Readonly<Record<string, string>> = {},
+): string {
   let line: string;
-  if (error instanceof NoRouteError) {
+  if (error instanceof QueueError && error.mismatch) {
+    line = queueMismatchLine(error, error.mismatch, flags);
+  } else if (error instanceof NoRouteError) {
     line =
       `${error.message}. Start a worker first (deno task server), or check --queue.`;
   } else if (error instanceof TimeoutError) {
@@ -56,4 +62,21 @@ export function describeError(error: unknown): string {
     line = String(error);
   }
   return `Error: ${oneLine(line)}`;
+}
+
+/** What differs, and the two ways out, in the program's flags. */
+function queueMismatchLine(
+  error: QueueError,
+  mismatch: QueueMismatch,
+  flags: Readonly<Record<string, string>>,
+): string {
+  const given = [...new Set(mismatch.options.map((o) => flags[o] ?? o))]
+    .join(", ");
+  const wayOut = `Start without ${given} to use the queue as it is, or ` +
+    `delete it first (rabbitmqctl delete_queue ${error.queue}) to have it declared as asked.`;
+  return mismatch.found === undefined
+    ? `Cannot check queue "${error.queue}" against ${given}: the broker says ${error.replyText}. ${wayOut}`
+    : `Queue "${error.queue}" exists with ${mismatch.found}, but ${given} asks for ${
+      mismatch.asked ?? "another"
+    }. ${wayOut}`;
 }

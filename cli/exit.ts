@@ -31,7 +31,7 @@ export async function runProgram(
     return await run();
   } catch (error) {
     const usage = usageErrorOf(error, flags);
-    console.error(usage ? usageLine(usage) : describeError(error));
+    console.error(usage ? usageLine(usage) : describeError(error, flags));
     return usage ? 2 : 1;
   }
 }

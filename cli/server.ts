@@ -21,6 +21,7 @@ import {
   DEFAULT_QUEUE,
   resolveServeOptions,
   type ServeOptions,
+  TUTORIAL_QUORUM_QUEUE,
 } from "../lib/worker/options.ts";
 import { serve } from "../lib/worker/serve.ts";
 import { fibMethod } from "../services/fib/method.ts";
@@ -58,12 +59,26 @@ Options:
 ${CONNECTION_HELP}
   --queue NAME     queue to consume (default: rpc_queue)
   --prefetch N     requests handled at once (default: 1)
-  --queue-type T   classic (default: the tutorial's queue) or quorum: durable,
-                   replicated across a cluster; failing idempotent requests
-                   tried again, then parked in QUEUE.dead-letter
+  --queue-type T   the queue's type when the worker declares it (it finds
+                   none): classic (default: the seed tutorial's queue, not
+                   durable) or quorum: durable, replicated across a
+                   cluster; failing idempotent requests tried again, then
+                   parked in QUEUE.dead-letter. A queue that exists is
+                   used as it is; given, this flag demands its type of it
   --delivery-limit N
                    quorum: tries of a failing request before it is parked
-                   (default: ${DEFAULT_DELIVERY_LIMIT}; every return counts)
+                   (default: ${DEFAULT_DELIVERY_LIMIT}; every return counts), or none; given, an
+                   existing queue must have it
+  --dead-letter-queue NAME
+                   quorum: where parked requests go (default:
+                   QUEUE.dead-letter), or none; given, an existing queue
+                   must dead-letter there
+  --declare-as G   declare the queue as a tutorial generation does, so that
+                   its workers can share it (and demand it of an existing
+                   queue): tutorial-quorum (today's tutorials: durable,
+                   x-queue-type quorum, nothing else) or tutorial-classic
+                   (the seed's and tutorials before 2026: classic, not
+                   durable); not with the three flags above
   --max-n N        fib service: largest n accepted (default: ${DEFAULT_MAX_N})
   --grace-period MS
                    on stop, how long running requests may finish
@@ -105,11 +120,12 @@ could not be loaded, or --max-stuck-handlers handlers got stuck (it stops as
 on SIGTERM, to be started again); 2: a bad command line.`;
 
 /** The library's options this program's flags set. */
-const FLAGS = {
+const FLAGS: Readonly<Record<string, string>> = {
   queue: "--queue",
   prefetch: "--prefetch",
   queueType: "--queue-type",
   deliveryLimit: "--delivery-limit",
+  deadLetterQueue: "--dead-letter-queue",
   gracePeriod: "--grace-period",
   maxHandlerTime: "--max-handler-time",
   maxStuckHandlers: "--max-stuck-handlers",
@@ -118,7 +134,23 @@ const FLAGS = {
   level: "--log-level",
   format: "--log-format",
   url: "--url (or AMQP_URL)",
-} as const;
+};
+
+/**
+ * The queue declarations `--declare-as` names, by tutorial generation:
+ * the options each sets.
+ */
+const DECLARE_AS: Readonly<Record<string, Partial<ServeOptions>>> = {
+  "tutorial-quorum": TUTORIAL_QUORUM_QUEUE,
+  "tutorial-classic": { queueType: "classic" },
+};
+
+/** The flags `--declare-as` stands for. */
+const QUEUE_SHAPE_FLAGS = [
+  "queue-type",
+  "delivery-limit",
+  "dead-letter-queue",
+] as const;
 
 const OPTIONS = {
   ...CONNECTION_FLAGS,
@@ -126,8 +158,11 @@ const OPTIONS = {
   "default-method": { type: "string" },
   queue: { type: "string", default: DEFAULT_QUEUE },
   prefetch: { type: "string", default: "1" },
-  "queue-type": { type: "string", default: "classic" },
-  "delivery-limit": { type: "string", default: String(DEFAULT_DELIVERY_LIMIT) },
+  // No defaults: only a flag given demands anything of an existing queue.
+  "queue-type": { type: "string" },
+  "delivery-limit": { type: "string" },
+  "dead-letter-queue": { type: "string" },
+  "declare-as": { type: "string" },
   "max-n": { type: "string" },
   "grace-period": { type: "string", default: String(DEFAULT_GRACE_PERIOD) },
   "max-handler-time": {
@@ -151,10 +186,16 @@ const OPTIONS = {
  * command line. Every failure is one line on stderr.
  */
 export function main(args: string[], env: ProgramEnv): Promise<number> {
-  return runProgram(() => run(args, env), FLAGS);
+  // Its own copy: --declare-as names itself for the options it sets.
+  const flagNames = { ...FLAGS };
+  return runProgram(() => run(args, env, flagNames), flagNames);
 }
 
-async function run(args: string[], env: ProgramEnv): Promise<number> {
+async function run(
+  args: string[],
+  env: ProgramEnv,
+  flagNames: Record<string, string>,
+): Promise<number> {
   let flags;
   try {
     flags = parseArgs({ args, options: OPTIONS, strict: true }).values;
@@ -205,8 +246,7 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
   const options: ServeOptions = {
     ...connectionOptions(flags, env),
     queue: flags.queue,
-    queueType: flags["queue-type"] as ServeOptions["queueType"],
-    deliveryLimit: wholeNumber("--delivery-limit", flags["delivery-limit"]),
+    ...queueShape(flags, flagNames),
     prefetch: wholeNumber("--prefetch", flags.prefetch),
     gracePeriod: wholeNumber("--grace-period", flags["grace-period"]),
     maxHandlerTime: wholeNumber(
@@ -310,6 +350,57 @@ async function run(args: string[], env: ProgramEnv): Promise<number> {
       Deno.removeSignalListener(signal, stop);
     }
   }
+}
+
+/**
+ * The options that shape the queue, from `--declare-as` or the three flags
+ * it stands for; only those given, since only those demand.
+ */
+function queueShape(
+  flags: {
+    "declare-as"?: string;
+    "queue-type"?: string;
+    "delivery-limit"?: string;
+    "dead-letter-queue"?: string;
+  },
+  flagNames: Record<string, string>,
+): Partial<ServeOptions> {
+  const declareAs = flags["declare-as"];
+  if (declareAs !== undefined) {
+    const given = QUEUE_SHAPE_FLAGS.find((flag) => flags[flag] !== undefined);
+    if (given !== undefined) {
+      throw new UsageError(
+        `--declare-as sets the queue's declaration: leave out --${given}`,
+      );
+    }
+    if (!Object.hasOwn(DECLARE_AS, declareAs)) {
+      throw new UsageError(
+        `--declare-as must be one of ${
+          Object.keys(DECLARE_AS).join(", ")
+        }, got ${JSON.stringify(declareAs)}`,
+      );
+    }
+    for (const option of ["queueType", "deliveryLimit", "deadLetterQueue"]) {
+      flagNames[option] = `--declare-as ${declareAs}`;
+    }
+    return DECLARE_AS[declareAs];
+  }
+  const shape: Partial<ServeOptions> = {};
+  const type = flags["queue-type"];
+  if (type !== undefined) shape.queueType = type as ServeOptions["queueType"];
+  const limit = flags["delivery-limit"];
+  if (limit !== undefined) {
+    shape.deliveryLimit = limit === "none"
+      ? false
+      : wholeNumber("--delivery-limit", limit);
+  }
+  const deadLetterQueue = flags["dead-letter-queue"];
+  if (deadLetterQueue !== undefined) {
+    shape.deadLetterQueue = deadLetterQueue === "none"
+      ? false
+      : deadLetterQueue;
+  }
+  return shape;
 }
 
 /**

@@ -251,9 +251,44 @@ export class ProtocolError extends RpcError {
 }
 
 /**
- * The queue could not be declared or consumed: it exists with other
- * arguments (`PRECONDITION_FAILED`), is exclusive to another connection, or
- * the user may not use it.
+ * What an existing queue has that an option, given explicitly, asks
+ * otherwise: see {@linkcode QueueError.mismatch}.
+ *
+ * @example
+ * ```ts
+ * import type { QueueMismatch } from "./errors.ts";
+ *
+ * const mismatch: QueueMismatch = {
+ *   options: ["queueType"],
+ *   property: "x-queue-type",
+ *   found: "type classic",
+ *   asked: "type quorum",
+ * };
+ * console.log(mismatch.found); // a classic queue
+ * ```
+ */
+export interface QueueMismatch {
+  /**
+   * The option that asks (`queueType`, `deliveryLimit`, …); where the
+   * queue could not be checked, every option that demands.
+   */
+  readonly options: readonly string[];
+  /** The property that differs: `durable`, `x-queue-type`, … */
+  readonly property: string;
+  /**
+   * What the queue has, in words ("type classic"); `undefined` where the
+   * broker's answer could not be read, so that the option could not be
+   * checked.
+   */
+  readonly found: string | undefined;
+  /** What the option asks, in words ("type quorum"). */
+  readonly asked?: string;
+}
+
+/**
+ * The queue could not be declared or consumed: it exists with properties
+ * other than an option asks for ({@linkcode QueueError.mismatch}), is
+ * exclusive to another connection, or the user may not use it.
  *
  * @example
  * ```ts
@@ -271,17 +306,42 @@ export class QueueError extends RpcError {
   readonly queue: string;
   /** The AMQP reply code: 406 precondition failed, 405 locked, 403 refused. */
   readonly replyCode: number;
+  /** The broker's reply text. */
+  readonly replyText: string;
+  /**
+   * Set when the queue exists with a property other than an explicit option
+   * asks for: the worker does not consume it.
+   */
+  readonly mismatch?: QueueMismatch;
   /** Creates the error from the broker's reply. */
   constructor(
     queue: string,
     reply: { code: number; text: string },
-    options?: ErrorOptions,
+    options?: ErrorOptions & { mismatch?: QueueMismatch },
   ) {
-    super(`Cannot use queue "${queue}": ${reply.text}`, options);
+    super(queueErrorMessage(queue, reply.text, options?.mismatch), options);
     this.name = "QueueError";
     this.queue = queue;
     this.replyCode = reply.code;
+    this.replyText = reply.text;
+    if (options?.mismatch) this.mismatch = options.mismatch;
   }
+}
+
+function queueErrorMessage(
+  queue: string,
+  text: string,
+  mismatch: QueueMismatch | undefined,
+): string {
+  if (mismatch === undefined) return `Cannot use queue "${queue}": ${text}`;
+  const option = mismatch.options.join(", ");
+  const wayOut = `leave ${option} out to use the queue as it is, ` +
+    `or delete the queue (rabbitmqctl delete_queue ${queue}) to have it declared as asked`;
+  return mismatch.found === undefined
+    ? `Cannot check queue "${queue}" against ${option}: the broker says ${text}; ${wayOut}`
+    : `Queue "${queue}" exists with ${mismatch.found}, but ${option} asks for ${
+      mismatch.asked ?? "another"
+    }: ${wayOut}`;
 }
 
 /**

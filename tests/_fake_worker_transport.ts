@@ -15,8 +15,10 @@ import {
 } from "../lib/worker/options.ts";
 import type { RpcHandler } from "../lib/worker/methods.ts";
 import { RpcServer } from "../lib/worker/rpc_server.ts";
+import { declaredState } from "../lib/worker/_queue_setup.ts";
 import type {
   Delivery,
+  QueueState,
   Settlement,
   WorkerTransport,
   WorkerTransportListener,
@@ -53,6 +55,11 @@ export class FakeWorkerTransport implements WorkerTransport {
   readonly #outcomes = new Map<Delivery, Outcome>();
   #listener?: WorkerTransportListener;
   #sequence = 0;
+  /**
+   * What the worker learns of its queue at start: by default, a queue it
+   * declared as `queue` says (see {@linkcode declaredState}).
+   */
+  queueState: QueueState;
   closed = 0;
   stoppedConsuming = 0;
 
@@ -60,8 +67,14 @@ export class FakeWorkerTransport implements WorkerTransport {
     this.#listener = listener;
   }
 
+  /** A fake whose worker finds (or declares) its queue as `queueState`. */
+  constructor(queueState: QueueState) {
+    this.queueState = queueState;
+  }
+
   start(): Promise<void> {
     this.state = "open";
+    this.#listener!.queue(this.queueState);
     return Promise.resolve();
   }
 
@@ -214,12 +227,16 @@ export interface FakeWorker extends AsyncDisposable {
 export async function fakeWorker(
   options: ServeOptions,
   handler?: RpcHandler,
+  queueState?: QueueState,
 ): Promise<FakeWorker> {
-  const transport = new FakeWorkerTransport();
-  const server = new RpcServer(
-    transport,
-    resolveServeOptions({ gracePeriod: 1_000, ...options }, handler),
+  const config = resolveServeOptions(
+    { gracePeriod: 1_000, ...options },
+    handler,
   );
+  const transport = new FakeWorkerTransport(
+    queueState ?? declaredState(config.queue),
+  );
+  const server = new RpcServer(transport, config);
   await server.start();
   return {
     server,

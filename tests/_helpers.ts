@@ -249,6 +249,38 @@ export function scratchQueue(
   };
 }
 
+/**
+ * `rabbitmqctl list_queues` columns of one queue on the shared broker: its
+ * name, type, durability, auto-delete and arguments, as the broker keeps
+ * them.
+ */
+export async function queueInfo(
+  queue: string,
+): Promise<Record<string, unknown>> {
+  const out = await new Deno.Command("rabbitmqctl", {
+    args: [
+      "-q",
+      "list_queues",
+      "--formatter",
+      "json",
+      "name",
+      "type",
+      "durable",
+      "auto_delete",
+      "arguments",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const rows = JSON.parse(new TextDecoder().decode(out.stdout)) as Record<
+    string,
+    unknown
+  >[];
+  const row = rows.find((r) => r.name === queue);
+  assert.ok(row, `queue ${queue} is not on the broker`);
+  return row;
+}
+
 /** Asserts a failure printed exactly one line and no stack trace. */
 export function assertOneLineError(stderr: string, pattern: RegExp): void {
   const lines = stderr.trim().split("\n");

@@ -25,12 +25,12 @@ import type {
   Field,
 } from "../deps.ts";
 import { QueueError } from "../errors.ts";
-import { type QueueDeclaration, queueDeclarations } from "../protocol/queue.ts";
 import type { RequestQueue } from "../protocol/queue.ts";
 import type { MessageProperties } from "../protocol/properties.ts";
 import { DIRECT_REPLY_TO } from "../protocol/reply_to.ts";
 import { type Reply, replyProperties } from "../protocol/reply.ts";
 import { AckBatcher } from "./_ack_batcher.ts";
+import { type QueueDeclarer, setUpQueue } from "./_queue_setup.ts";
 import type {
   Delivery,
   Settlement,
@@ -98,7 +98,6 @@ const notYet: Promise<typeof PENDING> = Promise.resolve(PENDING);
  */
 export class AmqpWorkerTransport implements WorkerTransport {
   readonly #options: AmqpWorkerTransportOptions;
-  readonly #declarations: readonly QueueDeclaration[];
   readonly #supervisor: ConnectionSupervisor;
   #listener?: WorkerTransportListener;
   #consumer?: AMQPConsumer;
@@ -110,7 +109,6 @@ export class AmqpWorkerTransport implements WorkerTransport {
   /** Makes the transport; nothing connects before {@linkcode start}. */
   constructor(options: AmqpWorkerTransportOptions) {
     this.#options = options;
-    this.#declarations = queueDeclarations(options.queue);
     this.#sendUserId = options.sendUserId ?? true;
     this.#supervisor = new ConnectionSupervisor(options, {
       setup: (connection) => this.#setup(connection),
@@ -139,23 +137,46 @@ export class AmqpWorkerTransport implements WorkerTransport {
   }
 
   async #setup(connection: AMQPClient): Promise<void> {
-    const channel = await connection.channel();
-    // While setting up, a channel error is reported as the QueueError below.
-    channel.onerror = () => {};
     const queue = this.#options.queue.name;
+    // A refused declare closes its channel: each declare after one takes a
+    // new channel, and the last one, open, consumes.
+    let channel: AMQPChannel | undefined;
+    const declarer: QueueDeclarer = {
+      declare: async (declaration, passive) => {
+        if (channel === undefined || channel.closed) {
+          channel = await connection.channel();
+          // While setting up, a channel error is reported as a QueueError.
+          channel.onerror = () => {};
+        }
+        try {
+          return await channel.queueDeclare(
+            declaration.name,
+            {
+              passive,
+              durable: declaration.durable,
+              autoDelete: declaration.autoDelete ?? false,
+              exclusive: false,
+            },
+            declaration.arguments as Record<string, Field>,
+          );
+        } catch (cause) {
+          throw queueError(declaration.name, cause);
+        }
+      },
+    };
+    const state = await setUpQueue(declarer, this.#options.queue);
+    if (channel === undefined || channel.closed) {
+      channel = await connection.channel();
+      channel.onerror = () => {};
+    }
+    const consuming: AMQPChannel = channel;
     let consumer: AMQPConsumer;
     try {
-      for (const declaration of this.#declarations) {
-        await channel.queueDeclare(
-          declaration.name,
-          { durable: declaration.durable, exclusive: false, autoDelete: false },
-          declaration.arguments as Record<string, Field>,
-        );
-      }
-      await channel.basicQos(this.#options.prefetch);
+      await consuming.basicQos(this.#options.prefetch);
       // Stopped for good: set up again after a loss, it consumes no more.
       if (this.#stopped) return;
-      consumer = await channel.basicConsume(
+      this.#listener?.queue(state);
+      consumer = await consuming.basicConsume(
         queue,
         { noAck: false, tag: MANUAL_ACK_TAG + crypto.randomUUID() },
         (message) => this.#listener?.delivery(message as unknown as Delivery),
@@ -169,14 +190,14 @@ export class AmqpWorkerTransport implements WorkerTransport {
       return;
     }
     const lose = (error: Error) => this.#supervisor.lose(connection, error);
-    channel.onerror = (reason) => lose(new Error(reason));
+    consuming.onerror = (reason) => lose(new Error(reason));
     // The broker cancels the consumer when the queue is deleted: declare
     // it again and consume again on a new connection.
     consumer.wait().catch((error: Error) => {
-      if (!channel.closed && !this.#ending) lose(error);
+      if (!consuming.closed && !this.#ending) lose(error);
     });
     this.#consumer = consumer;
-    this.#acks = new AckBatcher(channel);
+    this.#acks = new AckBatcher(consuming);
   }
 
   isLive(delivery: Delivery): boolean {

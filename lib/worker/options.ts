@@ -24,6 +24,7 @@ import { MetricsRegistry } from "../observability/metrics/registry.ts";
 import type { HeaderValue } from "../protocol/properties.ts";
 import {
   QUEUE_TYPES,
+  type QueueOption,
   type QueueType,
   type RequestQueue,
 } from "../protocol/queue.ts";
@@ -49,6 +50,39 @@ export const DEFAULT_MAX_HANDLER_TIME = 300_000;
 
 /** The default largest request body a worker accepts: 1 MiB. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** The options that shape the queue's declaration, in order. */
+const QUEUE_OPTIONS: readonly QueueOption[] = Object.freeze([
+  "queueType",
+  "deliveryLimit",
+  "deadLetterQueue",
+  "queueArguments",
+]);
+
+/**
+ * The request queue as today's RabbitMQ tutorials declare `rpc_queue` in
+ * every language: a quorum queue, `durable=true`, arguments
+ * `{x-queue-type: quorum}` and nothing else (no delivery limit, no
+ * dead-letter queue). A worker that declares it so lets a tutorial worker
+ * start after it on the same queue. (On RabbitMQ 4 such a queue has a
+ * delivery limit of 20 all the same, the broker's default; 3.x has none.)
+ *
+ * @example
+ * ```ts ignore
+ * import { serve, TUTORIAL_QUORUM_QUEUE } from "../../mod.ts";
+ *
+ * const server = await serve({ ...TUTORIAL_QUORUM_QUEUE }, (request) => request.text());
+ * ```
+ */
+export const TUTORIAL_QUORUM_QUEUE: Readonly<
+  Required<
+    Pick<ServeOptions, "queueType" | "deliveryLimit" | "deadLetterQueue">
+  >
+> = Object.freeze({
+  queueType: "quorum",
+  deliveryLimit: false,
+  deadLetterQueue: false,
+});
 
 /**
  * Options of `serve`.
@@ -80,38 +114,51 @@ export interface ServeOptions extends ConnectionOptions {
    */
   prefetch?: number;
   /**
-   * Arguments of the queue declaration (e.g. `x-max-length`). The default,
-   * none, is the tutorial's declaration, which its programs in other
-   * languages share.
+   * Arguments of the queue declaration (e.g. `x-max-length`), when the
+   * worker declares the queue. Given, a queue that exists must have them.
+   * The default, none, is the tutorial's declaration, which its programs in
+   * other languages share.
    *
    * @default {{}}
    */
   queueArguments?: Record<string, HeaderValue>;
   /**
-   * The type of the request queue: `classic` (declared as the tutorial
-   * declares it) or `quorum`: durable and replicated across a cluster's
-   * nodes, with a delivery limit and a dead-letter queue. On a quorum
-   * queue, an idempotent request whose handler fails unexpectedly (an error
-   * reply with code `INTERNAL`) goes back to the queue for another try, on
-   * this worker or another; after `deliveryLimit` tries it is answered with
-   * the error and parked in the dead-letter queue instead of looping. A
-   * request whose workers died holding it more than `deliveryLimit` times is
-   * parked by the broker.
+   * The type of the request queue, when the worker declares it (it finds
+   * it missing): `classic`, declared as the seed tutorial declares it (not
+   * durable, no arguments), or `quorum`: durable and replicated across a
+   * cluster's nodes, with a delivery limit and a dead-letter queue unless
+   * `deliveryLimit` and `deadLetterQueue` are `false` (see
+   * {@linkcode TUTORIAL_QUORUM_QUEUE} for today's tutorials' declaration).
+   *
+   * A queue that exists is consumed as it is, whatever its type; given
+   * explicitly, this option demands that type of it, and a queue of
+   * another type is refused with a {@linkcode QueueError} that says so.
+   *
+   * Where the worker knows the queue's delivery limit (it declared the
+   * queue with one, or checked `deliveryLimit` against it), an idempotent
+   * request whose handler fails unexpectedly (an error reply with code
+   * `INTERNAL`) goes back to the queue for another try, on this worker or
+   * another; its last try is answered with the error and parked in the
+   * dead-letter queue instead of looping. On any other queue, failures are
+   * answered at once and never handed back.
    *
    * @default {"classic"}
    */
   queueType?: QueueType;
   /**
    * Quorum queues: how many times a request is handed back before it is
-   * parked (`x-delivery-limit`). Every return counts, those of workers that
-   * stop or lose their connection while holding it too.
+   * parked (`x-delivery-limit`), or `false` to declare none. Every return
+   * counts, those of workers that stop or lose their connection while
+   * holding it too. Given explicitly, a queue that exists must have it
+   * (checked), and the worker then tries failed requests again on it.
    *
    * @default {5}
    */
-  deliveryLimit?: number;
+  deliveryLimit?: number | false;
   /**
    * Quorum queues: the queue where parked requests go (declared as a
-   * quorum queue too), or `false` to drop them instead.
+   * quorum queue too), or `false` for none (the broker drops them). Given
+   * explicitly, a queue that exists must dead-letter there.
    *
    * @default {"<queue>.dead-letter"}
    */
@@ -241,8 +288,6 @@ export interface WorkerConfig extends ConnectionOptions {
   readonly exposeErrors: boolean;
   /** Whether replies carry the login's user name as `user_id`. */
   readonly sendUserId: boolean;
-  /** Where requests that fail again and again get another try, or none. */
-  readonly deliveryLimit: number | undefined;
   /** Where the worker counts. */
   readonly metrics: MetricsRegistry;
   /** Where it reports. */
@@ -292,7 +337,7 @@ export function resolveServeOptions(
   const type = checkOneOf("queueType", options.queueType ?? "classic", {
     choices: QUEUE_TYPES,
   });
-  const deliveryLimit = checkInteger(
+  const deliveryLimit = options.deliveryLimit === false ? false : checkInteger(
     "deliveryLimit",
     options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT,
     { min: 0 },
@@ -302,6 +347,17 @@ export function resolveServeOptions(
   const arguments_ = options.queueArguments ?? {};
   if (typeof arguments_ !== "object" || arguments_ === null) {
     throw optionTypeError("queueArguments", "must be an object");
+  }
+  const demands = QUEUE_OPTIONS.filter((option) =>
+    options[option] !== undefined
+  );
+  for (const option of ["deliveryLimit", "deadLetterQueue"] as const) {
+    if (type === "classic" && options[option] !== undefined) {
+      throw optionTypeError(
+        option,
+        'is for quorum queues: add queueType: "quorum"',
+      );
+    }
   }
   checkBoolean("exposeErrors", options.exposeErrors);
   checkBoolean("sendUserId", options.sendUserId);
@@ -319,6 +375,7 @@ export function resolveServeOptions(
       deliveryLimit,
       deadLetterQueue: type === "quorum" ? deadLetterQueue : false,
       arguments: arguments_,
+      demands,
     },
     prefetch,
     router,
@@ -346,7 +403,6 @@ export function resolveServeOptions(
     ),
     exposeErrors: options.exposeErrors ?? false,
     sendUserId: options.sendUserId ?? true,
-    deliveryLimit: type === "quorum" ? deliveryLimit : undefined,
     metrics: options.metrics ?? new MetricsRegistry(),
     logger: options.logger ?? silentLogger,
     connectionName: options.connectionName ??

@@ -24,7 +24,7 @@ import { loadFingerprints, ReplyCache } from "./_reply_cache.ts";
 import { ReplyPath } from "./_reply_path.ts";
 import { ReplyToGuard } from "./_reply_to_guard.ts";
 import { type Route, UNKNOWN_METHOD } from "./_router.ts";
-import type { Delivery, WorkerTransport } from "./transport.ts";
+import type { Delivery, QueueState, WorkerTransport } from "./transport.ts";
 
 /**
  * How long handlers get to settle after their signals abort, before the
@@ -64,7 +64,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
   readonly finished: Promise<void>;
   readonly #config: WorkerConfig;
   readonly #transport: WorkerTransport;
-  readonly #policy: Policy;
+  #policy: Policy;
+  #queueState?: QueueState;
   readonly #logger: Logger;
   readonly #metrics: ServerMetrics;
   readonly #running = new Set<Promise<void>>();
@@ -93,7 +94,8 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       maxRequestBytes: config.maxRequestBytes,
       cache: new ReplyCache(config.replyCacheSize),
       replyTo: new ReplyToGuard(),
-      deliveryLimit: config.deliveryLimit,
+      // Until the queue is found or declared: never handed back.
+      deliveryLimit: undefined,
     };
     this.#replyPath = new ReplyPath(
       this.#policy.replyTo,
@@ -123,6 +125,7 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       failed: (error) => this.#fail(error),
     });
     transport.listen({
+      queue: (state) => this.#found(state),
       delivery: (delivery) => void this.#deliver(delivery),
       lost: (error) => link.lost(error),
       restored: () => {
@@ -133,6 +136,41 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       blocked: (reason) => link.blocked(reason),
       unblocked: () => link.unblocked(),
     });
+  }
+
+  /**
+   * What the worker knows of its queue since it last found or declared it
+   * (`undefined` before it first did): whether it declared the queue or
+   * found it, and its delivery limit where known, under which failed
+   * idempotent requests get another try.
+   */
+  get queueState(): QueueState | undefined {
+    return this.#queueState;
+  }
+
+  /** The queue is found or declared: its delivery limit rules retries. */
+  #found(state: QueueState): void {
+    const before = this.#queueState;
+    this.#queueState = state;
+    this.#policy = { ...this.#policy, deliveryLimit: state.deliveryLimit };
+    if (state.declared) {
+      if (before !== undefined) {
+        this.#logger.info(
+          `Declared queue "${this.queue}" again: it was missing`,
+        );
+      }
+      return;
+    }
+    if (before !== undefined && !before.declared) return;
+    const checked = state.checked.length === 0
+      ? "its type and arguments are its declarer's"
+      : `it has what ${state.checked.join(", ")} asked for`;
+    const retries = state.deliveryLimit === undefined
+      ? "failed requests are answered at once, never handed back"
+      : `failed idempotent requests get up to ${state.deliveryLimit} more tries`;
+    this.#logger.info(
+      `Using the existing queue "${this.queue}" as it is (${state.messageCount} requests waiting, ${state.consumerCount} other consumers): ${checked}; ${retries}`,
+    );
   }
 
   /** The number of requests being handled now. */
@@ -308,12 +346,14 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
         }
         return;
       case "park": {
-        const deadLetterQueue = this.#config.queue.deadLetterQueue;
+        const deadLetterQueue = this.#queueState?.deadLetterQueue;
         if (deadLetterQueue !== false) this.#metrics.deadLettered();
-        const tries = this.#config.queue.deliveryLimit + 1;
+        const tries = (policy.deliveryLimit ?? 0) + 1;
         this.#logger.error(
           deadLetterQueue === false
             ? `Dropped a request that failed ${tries} times`
+            : deadLetterQueue === undefined
+            ? `Rejected a request that failed ${tries} times, for the queue's dead-lettering`
             : `Parked a request that failed ${tries} times in "${deadLetterQueue}"`,
         );
         break;

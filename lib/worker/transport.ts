@@ -10,6 +10,7 @@
 
 import type { ConnectionState } from "../amqp/supervisor.ts";
 import type { MessageProperties } from "../protocol/properties.ts";
+import type { QueueOption } from "../protocol/queue.ts";
 import type { Reply } from "../protocol/reply.ts";
 
 /**
@@ -55,6 +56,46 @@ export interface Delivery {
 export type Settlement = "ack" | "reject" | "requeue";
 
 /**
+ * What a worker knows of its request queue once it consumes it.
+ *
+ * @example
+ * ```ts
+ * import type { QueueState } from "./transport.ts";
+ *
+ * const state: QueueState = {
+ *   declared: false,
+ *   messageCount: 3,
+ *   consumerCount: 1,
+ *   deliveryLimit: undefined,
+ *   deadLetterQueue: undefined,
+ *   checked: [],
+ * };
+ * console.log(state.declared); // false
+ * ```
+ */
+export interface QueueState {
+  /** Whether this worker declared it (it was missing), or found it. */
+  readonly declared: boolean;
+  /** Requests ready in it when it was found (0 when declared). */
+  readonly messageCount: number;
+  /** Other consumers on it when it was found (0 when declared). */
+  readonly consumerCount: number;
+  /**
+   * Its delivery limit, where known for sure (declared so, or checked);
+   * `undefined` where it has none or none is known: failed requests are
+   * then never handed back.
+   */
+  readonly deliveryLimit: number | undefined;
+  /**
+   * Where it dead-letters, where known (a queue name through the default
+   * exchange); `false` for nowhere; `undefined` where not known.
+   */
+  readonly deadLetterQueue: string | false | undefined;
+  /** The options whose demands a queue found was checked against. */
+  readonly checked: readonly QueueOption[];
+}
+
+/**
  * What a worker transport reports to its worker.
  *
  * @example
@@ -73,6 +114,11 @@ export type Settlement = "ack" | "reject" | "requeue";
  * ```
  */
 export interface WorkerTransportListener {
+  /**
+   * The request queue is found or declared, before the first request of
+   * a connection arrives: at start and after every reconnect.
+   */
+  queue(state: QueueState): void;
   /** A request arrived. */
   delivery(delivery: Delivery): void;
   /**

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { HandlerError, RemoteError, RpcClient, serve } from "../../mod.ts";
 import { closeConnection, openConnection } from "../../lib/amqp/connection.ts";
-import { AMQP_URL, scratchQueue } from "../_helpers.ts";
+import { AMQP_URL, queueInfo, scratchQueue } from "../_helpers.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
 const url = AMQP_URL;
@@ -31,31 +31,6 @@ async function drain(
   } finally {
     await closeConnection(connection);
   }
-}
-
-/** `rabbitmqctl list_queues` columns of one queue on the shared broker. */
-async function queueInfo(queue: string): Promise<Record<string, unknown>> {
-  const out = await new Deno.Command("rabbitmqctl", {
-    args: [
-      "-q",
-      "list_queues",
-      "--formatter",
-      "json",
-      "name",
-      "type",
-      "durable",
-      "arguments",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const rows = JSON.parse(new TextDecoder().decode(out.stdout)) as Record<
-    string,
-    unknown
-  >[];
-  const row = rows.find((r) => r.name === queue);
-  assert.ok(row, `queue ${queue} is not on the broker`);
-  return row;
 }
 
 Deno.test({

@@ -385,18 +385,27 @@ Deno.test({
 Deno.test({
   ...opts,
   name:
-    "serve() rejects with QueueError when the queue exists with other arguments",
+    "serve() rejects with QueueError when the queue exists with other arguments than an explicit option asks",
   async fn() {
     await using scratch = scratchQueue("precondition");
     const queue = scratch.name;
     await using peer = await rawPeer();
     await peer.channel.assertQueue(queue, { durable: true });
-    await assert.rejects(serve({ url, queue }, fibHandler()), (err) => {
-      assert.ok(err instanceof QueueError);
-      assert.equal(err.replyCode, 406);
-      assert.match(err.message, /PRECONDITION_FAILED/);
-      return true;
-    });
+    await assert.rejects(
+      serve({ url, queue, queueType: "quorum" }, fibHandler()),
+      (err) => {
+        assert.ok(err instanceof QueueError);
+        assert.equal(err.replyCode, 406);
+        assert.deepEqual(err.mismatch, {
+          options: ["queueType"],
+          property: "x-queue-type",
+          found: "type classic",
+          asked: "type quorum",
+        });
+        assert.match(err.message, /rabbitmqctl delete_queue/);
+        return true;
+      },
+    );
   },
 });
 
