@@ -211,26 +211,6 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "deno task server explains a queue declared with other arguments",
-  async fn() {
-    await using scratch = scratchQueue("cli-precondition");
-    const queue = scratch.name;
-    await using peer = await rawPeer();
-    await peer.channel.assertQueue(queue, { durable: true });
-    const server = await runCli("server.ts", ["--queue", queue]);
-    assert.equal(server.code, 1);
-    // Log lines may come first; the failure is one "Error:" line, and
-    // it is not mistaken for a lost connection.
-    const errors = server.stderr.split("\n").filter((l) => /error/i.test(l));
-    assert.equal(errors.length, 1, server.stderr);
-    assertOneLineError(errors[0], /PRECONDITION_FAILED/);
-    assert.match(errors[0], /rabbitmqctl delete_queue/);
-    assert.doesNotMatch(server.stderr, /\n\s+at /);
-  },
-});
-
-Deno.test({
-  ...opts,
   name:
     "the worker's connection is named with its role, host and pid, for operators",
   async fn() {
@@ -292,5 +272,83 @@ Deno.test({
     }
     server.child.kill("SIGTERM");
     await server.status();
+  },
+});
+
+/** Declares `queue` as today's RabbitMQ tutorials declare `rpc_queue`. */
+async function declareAsTodaysTutorial(queue: string): Promise<void> {
+  await using peer = await rawPeer();
+  await peer.channel.assertQueue(queue, {
+    durable: true,
+    arguments: { "x-queue-type": "quorum" },
+  });
+}
+
+Deno.test({
+  ...opts,
+  name:
+    "deno task server with no flags serves a queue declared as today's tutorials declare it, and says it uses it as it is",
+  async fn() {
+    await using scratch = scratchQueue("cli-adopt");
+    const queue = scratch.name;
+    await declareAsTodaysTutorial(queue);
+    await using server = startCli("server.ts", ["--queue", queue]);
+    await server.waitForLine(" [*] Awaiting RPC requests");
+    assert.match(
+      server.stderr(),
+      new RegExp(`Using the existing queue "${queue}" as it is`),
+    );
+    const client = await runCli("client.ts", ["--queue", queue, "30"]);
+    assert.equal(client.code, 0, client.stderr);
+    assert.match(client.stdout, / \[\.\] Got 832040\n/);
+    server.child.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "deno task server --declare-as tutorial-quorum declares the queue so that a tutorial worker's declaration is taken after it",
+  async fn() {
+    await using scratch = scratchQueue("cli-declare-as");
+    const queue = scratch.name;
+    await using server = startCli("server.ts", [
+      "--queue",
+      queue,
+      "--declare-as",
+      "tutorial-quorum",
+    ]);
+    await server.waitForLine(" [*] Awaiting RPC requests");
+    // Throws (406) unless the queue is exactly the tutorials' declaration.
+    await declareAsTodaysTutorial(queue);
+    server.child.kill("SIGTERM");
+    assert.equal((await server.status()).code, 0);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "deno task server --queue-type quorum on a classic queue stops with one line naming the flag and the way out",
+  async fn() {
+    await using scratch = scratchQueue("cli-demand");
+    const queue = scratch.name;
+    await using peer = await rawPeer();
+    await peer.channel.assertQueue(queue, { durable: false });
+    const server = await runCli("server.ts", [
+      "--queue",
+      queue,
+      "--queue-type",
+      "quorum",
+    ]);
+    assert.equal(server.code, 1);
+    const lines = server.stderr.trim().split("\n").filter((line) =>
+      line.startsWith("Error: ")
+    );
+    assert.deepEqual(lines, [
+      `Error: Queue "${queue}" exists with durable=false, but --queue-type asks for durable=true. Start without --queue-type to use the queue as it is, or delete it first (rabbitmqctl delete_queue ${queue}) to have it declared as asked.`,
+    ]);
+    assert.doesNotMatch(server.stderr, /\n\s+at /);
   },
 });
