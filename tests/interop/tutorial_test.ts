@@ -18,7 +18,8 @@
  */
 
 import { openConnection } from "../../lib/amqp/connection.ts";
-import { ROOT, startCli } from "../_helpers.ts";
+import { startCli } from "../_helpers.ts";
+import { INTEROP, output, startProgram, within } from "./_programs.ts";
 
 /**
  * The broker the tutorial's programs connect to: their
@@ -27,149 +28,12 @@ import { ROOT, startCli } from "../_helpers.ts";
 const TUTORIAL_URL = "amqp://guest:guest@localhost:5672";
 /** The queue the tutorial's programs use. */
 const TUTORIAL_QUEUE = "rpc_queue";
-const INTEROP = `${ROOT}tests/interop/`;
 /** Debian's python3, for which `python3-pika` installs pika. */
 const PYTHON = "/usr/bin/python3";
 /** Where Debian's `golang-github-streadway-amqp-dev` puts its source. */
 const GOPATH = "/usr/share/gocode";
 const APT_HINT =
   "apt-get install golang-go golang-github-streadway-amqp-dev python3-pika";
-/** How long any one step (a build, a start, a call) may take. */
-const STEP_TIMEOUT_MS = 60_000;
-
-/** A subprocess whose stdout and stderr are collected. */
-interface Program extends AsyncDisposable {
-  /** Resolves with the first line, on stdout or stderr, holding `text`. */
-  waitForLine(text: string): Promise<string>;
-  /** Everything printed on stdout so far. */
-  stdout(): string;
-  /** Everything printed on stderr so far. */
-  stderr(): string;
-  /** Waits for the process to exit and its output to be read. */
-  status(): Promise<Deno.CommandStatus>;
-}
-
-/** Starts `command` with its output collected (the tutorial's programs). */
-function startProgram(
-  label: string,
-  command: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Program {
-  const child = new Deno.Command(command, {
-    args,
-    env,
-    cwd: INTEROP,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const text = { out: "", err: "" };
-  const waiters: { text: string; resolve: (line: string) => void }[] = [];
-  const check = () => {
-    for (const waiter of [...waiters]) {
-      const line = `${text.out}\n${text.err}`.split("\n")
-        .find((l) => l.includes(waiter.text));
-      if (line !== undefined) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(line);
-      }
-    }
-  };
-  const collect = async (
-    stream: ReadableStream<Uint8Array>,
-    key: "out" | "err",
-  ) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      text[key] += chunk;
-      check();
-    }
-  };
-  const reading = Promise.all([
-    collect(child.stdout, "out"),
-    collect(child.stderr, "err"),
-  ]);
-  const status = async () => {
-    const result = await child.status;
-    await reading;
-    return result;
-  };
-  return {
-    stdout: () => text.out,
-    stderr: () => text.err,
-    status,
-    waitForLine(wanted) {
-      return new Promise((resolve, reject) => {
-        waiters.push({ text: wanted, resolve });
-        check();
-        status().then((s) => {
-          check();
-          reject(
-            new Error(
-              `${label} exited (${s.code}) before printing "${wanted}"; ` +
-                `stdout: ${text.out}\nstderr: ${text.err}`,
-            ),
-          );
-        });
-      });
-    },
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      await status();
-    },
-  };
-}
-
-/** `promise`, or an error naming `what` once `ms` have passed. */
-async function within<T>(
-  promise: Promise<T>,
-  what: string,
-  ms = STEP_TIMEOUT_MS,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${ms} ms: ${what}`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Runs a command to completion; a missing program is `undefined`. */
-async function output(
-  command: string,
-  args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string } | undefined> {
-  let result;
-  try {
-    result = await new Deno.Command(command, {
-      args,
-      ...options,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    stdout: decoder.decode(result.stdout),
-    stderr: decoder.decode(result.stderr),
-  };
-}
 
 /**
  * Builds the tutorial's Go program `go/<dir>/<file>` into `outDir` and

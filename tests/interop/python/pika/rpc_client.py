@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""An RPC client in the style of RabbitMQ's Python tutorial (pika): it asks
+the queue named by RPC_QUEUE for fib(n), for each n of its arguments in turn,
+through an exclusive reply queue of its own."""
+import os
+import sys
+import uuid
+
+import pika
+
+
+class FibonacciRpcClient(object):
+
+    def __init__(self, queue):
+        self.queue = queue
+        self.connection = pika.BlockingConnection(
+            pika.ConnectionParameters(host="localhost"),
+        )
+
+        self.channel = self.connection.channel()
+
+        result = self.channel.queue_declare(queue="", exclusive=True)
+        self.callback_queue = result.method.queue
+
+        self.channel.basic_consume(
+            queue=self.callback_queue,
+            on_message_callback=self.on_response,
+            auto_ack=True,
+        )
+
+        self.response = None
+        self.corr_id = None
+
+    def on_response(self, ch, method, props, body):
+        if self.corr_id == props.correlation_id:
+            self.response = body
+
+    def call(self, n):
+        self.response = None
+        self.corr_id = str(uuid.uuid4())
+        self.channel.basic_publish(
+            exchange="",
+            routing_key=self.queue,
+            properties=pika.BasicProperties(
+                reply_to=self.callback_queue,
+                correlation_id=self.corr_id,
+            ),
+            body=str(n),
+        )
+        while self.response is None:
+            self.connection.process_data_events(time_limit=None)
+        return int(self.response)
+
+
+fibonacci_rpc = FibonacciRpcClient(os.environ.get("RPC_QUEUE") or "rpc_queue")
+
+for arg in sys.argv[1:] or ["30"]:
+    n = int(arg)
+    print(f" [x] Requesting fib({n})", flush=True)
+    response = fibonacci_rpc.call(n)
+    print(f" [.] Got {response}", flush=True)
+
+fibonacci_rpc.connection.close()
