@@ -53,7 +53,7 @@ export function describeError(
   } else if (error instanceof QueueError) {
     line = error.replyCode === 406
       ? `${error.message}. The queue exists with other arguments: delete it (rabbitmqctl delete_queue ${error.queue}) or choose another with --queue.`
-      : `${error.message}.`;
+      : `${error.message.replace(/\.$/, "")}.`;
   } else if (error instanceof ProtocolError) {
     line = `${error.message}. The worker does not speak this protocol.`;
   } else if (error instanceof Error) {

@@ -74,8 +74,8 @@ ${CONNECTION_HELP}
                    QUEUE.dead-letter), or none; given, an existing queue
                    must dead-letter there
   --declare-as G   declare the queue as a tutorial generation does, so that
-                   its workers can share it (and demand it of an existing
-                   queue): tutorial-quorum (today's tutorials: durable,
+                   its workers can share it (and demand that type of an
+                   existing queue): tutorial-quorum (today's tutorials: durable,
                    x-queue-type quorum, nothing else) or tutorial-classic
                    (the seed's and tutorials before 2026: classic, not
                    durable); not with the three flags above

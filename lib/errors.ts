@@ -8,6 +8,8 @@
  * @module
  */
 
+import { escapeControls } from "./text.ts";
+
 /**
  * The base class of every error this library raises for a call or a
  * connection that failed.
@@ -333,6 +335,8 @@ function queueErrorMessage(
   text: string,
   mismatch: QueueMismatch | undefined,
 ): string {
+  // The broker's text may quote another user's queue arguments.
+  text = escapeControls(text);
   if (mismatch === undefined) return `Cannot use queue "${queue}": ${text}`;
   const option = mismatch.options.join(", ");
   const wayOut = `leave ${option} out to use the queue as it is, ` +

@@ -179,9 +179,8 @@ export function queueDeclarations(queue: RequestQueue): QueueDeclaration[] {
 /**
  * The properties of the request queue's declaration (`durable`,
  * `auto_delete`, or an argument's name) that an existing queue must have,
- * each with the option that asks for it: a quorum `queueType` asks for
- * `durable` and `x-queue-type`, a classic one for `x-queue-type` only (none
- * and `classic` are the same to RabbitMQ), `deliveryLimit` for
+ * each with the option that asks for it: `queueType` asks for
+ * `x-queue-type` (none and `classic` are the same to RabbitMQ), `deliveryLimit` for
  * `x-delivery-limit` (or its absence), `deadLetterQueue` for the
  * dead-letter exchange and routing key, `queueArguments` for its own.
  *
@@ -197,7 +196,7 @@ export function queueDeclarations(queue: RequestQueue): QueueDeclaration[] {
  *   arguments: {},
  *   demands: ["queueType"],
  * });
- * console.log([...demanded.keys()]); // [ "durable", "x-queue-type" ]
+ * console.log([...demanded.keys()]); // [ "x-queue-type" ]
  * ```
  */
 export function demandedProperties(
@@ -207,7 +206,8 @@ export function demandedProperties(
   for (const option of queue.demands ?? []) {
     switch (option) {
       case "queueType":
-        if (queue.type === "quorum") demanded.set("durable", option);
+        // Not `durable`: a quorum queue is durable, and a queue that is not
+        // is refused on its type, which says more.
         demanded.set("x-queue-type", option);
         break;
       case "deliveryLimit":

@@ -23,6 +23,7 @@ import { errorReply } from "../protocol/error_reply.ts";
 import type { Reply } from "../protocol/reply.ts";
 import {
   deadlineOf,
+  DELIVERY_COUNT_HEADER,
   deliveryCountOf,
   isIdempotent,
 } from "../protocol/request.ts";
@@ -341,7 +342,11 @@ export function conclude(
   const limit = policy.deliveryLimit;
   if (
     reply.errorCode !== "INTERNAL" || limit === undefined ||
-    !isIdempotent(delivery.properties)
+    !isIdempotent(delivery.properties) ||
+    // A redelivery the broker did not count: the queue counts nothing (it
+    // is not the quorum queue it was taken for), so never hand it back.
+    (delivery.redelivered &&
+      delivery.properties.headers?.[DELIVERY_COUNT_HEADER] === undefined)
   ) return "ack";
   return deliveryCountOf(delivery.properties.headers) < limit
     ? "retry"

@@ -18,7 +18,7 @@ import {
   type QueueOption,
   type RequestQueue,
 } from "../protocol/queue.ts";
-import { truncate } from "../text.ts";
+import { escapeControls, truncate } from "../text.ts";
 import { readInequivalence } from "./_inequivalent.ts";
 import type { QueueState } from "./transport.ts";
 
@@ -119,15 +119,39 @@ export async function setUpQueue(
     }
     const demanded = demandedProperties(queue);
     if (demanded.size === 0) return adopted(found, undefined, []);
-    try {
-      const checked = await check(declarer, own, demanded);
-      return adopted(found, checked, [...new Set(demanded.values())]);
-    } catch (error) {
-      // Deleted in between (a declare would have made it): look again.
-      if (isCode(error, NOT_FOUND) && race < MAX_RACES) continue;
-      throw error;
-    }
+    // (Deleted in between, the queue is declared by the check's first
+    // declare, which is the worker's own.)
+    const checked = await check(declarer, own, demanded);
+    const state = adopted(found, checked, [...new Set(demanded.values())]);
+    return await withDeadLetterQueue(declarer, state, queue);
   }
+}
+
+/**
+ * `state` once its dead-letter queue is known to exist: the worker's own
+ * is declared if missing (as when it declares the request queue); another
+ * that is missing means parked requests are dropped.
+ */
+async function withDeadLetterQueue(
+  declarer: QueueDeclarer,
+  state: QueueState,
+  queue: RequestQueue,
+): Promise<QueueState> {
+  const target = state.deadLetterQueue;
+  if (typeof target !== "string") return state;
+  const declaration = queueDeclarations(queue).find((d) => d.name === target);
+  try {
+    await declarer.declare(
+      declaration ?? { name: target, durable: true, arguments: {} },
+      true,
+    );
+    return state;
+  } catch (error) {
+    if (!isCode(error, NOT_FOUND)) throw error;
+  }
+  if (declaration === undefined) return { ...state, deadLetterQueue: false };
+  await declarer.declare(declaration, false);
+  return state;
 }
 
 function adopted(
@@ -136,7 +160,11 @@ function adopted(
   options: readonly QueueOption[],
 ): QueueState {
   const args = checked?.arguments;
-  const limit = args?.["x-delivery-limit"];
+  // RabbitMQ compares only the arguments a queue's type knows: a classic
+  // queue takes any x-delivery-limit unchecked, and counts nothing. Its
+  // x-queue-type it always compares.
+  const quorum = args?.["x-queue-type"] === "quorum";
+  const limit = quorum ? args?.["x-delivery-limit"] : undefined;
   const exchange = args?.["x-dead-letter-exchange"];
   const routingKey = args?.["x-dead-letter-routing-key"];
   return {
@@ -145,7 +173,7 @@ function adopted(
     consumerCount: found.consumerCount,
     // A declare the broker took with these arguments: the queue has them.
     deliveryLimit: typeof limit === "number" ? limit : undefined,
-    deadLetterQueue: args === undefined
+    deadLetterQueue: args === undefined || !quorum
       ? undefined
       : exchange === undefined
       ? false
@@ -190,7 +218,7 @@ async function check(
           cause: error,
           mismatch: {
             options: [...new Set(demanded.values())],
-            property: differs?.key ?? "",
+            property: differs?.key ?? unreadKey(refusal),
             found: undefined,
           },
         });
@@ -242,11 +270,16 @@ function withValue(
   return { ...declaration, arguments: args };
 }
 
+/** The property a refusal names, where its value could not be read. */
+function unreadKey(refusal: string): string {
+  return /inequivalent arg '([^']{1,64})'/.exec(refusal)?.[1] ?? "";
+}
+
 /** A property's value, in words: "type quorum", "no x-delivery-limit". */
 function describe(key: string, value: HeaderValue | undefined): string {
   const quoted = value === undefined
     ? ""
-    : truncate(JSON.stringify(value), MAX_QUOTED);
+    : escapeControls(truncate(JSON.stringify(value), MAX_QUOTED));
   switch (key) {
     case "durable":
     case "auto_delete":

@@ -370,7 +370,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 function queueError(queue: string, cause: unknown): QueueError {
   const text = cause instanceof Error ? cause.message : String(cause);
   // amqp-client reports "channel 1 closed: PRECONDITION_FAILED - … (406)".
-  const match = /closed: (.*) \((\d+)\)$/.exec(text);
+  const match = /closed: (.*) \((\d+)\)$/s.exec(text);
   return new QueueError(
     queue,
     { code: match ? Number(match[2]) : 0, text: match ? match[1] : text },

@@ -355,7 +355,7 @@ export function resolveServeOptions(
     if (type === "classic" && options[option] !== undefined) {
       throw optionTypeError(
         option,
-        'is for quorum queues: add queueType: "quorum"',
+        "is for quorum queues only: set the queue type to quorum too",
       );
     }
   }

@@ -161,7 +161,11 @@ export class RpcServer extends EventTarget implements AsyncDisposable {
       }
       return;
     }
-    if (before !== undefined && !before.declared) return;
+    if (
+      before !== undefined && !before.declared &&
+      before.deliveryLimit === state.deliveryLimit &&
+      before.deadLetterQueue === state.deadLetterQueue
+    ) return;
     const checked = state.checked.length === 0
       ? "its type and arguments are its declarer's"
       : `it has what ${state.checked.join(", ")} asked for`;

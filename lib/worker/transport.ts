@@ -103,6 +103,7 @@ export interface QueueState {
  * import type { WorkerTransportListener } from "./transport.ts";
  *
  * const listener: WorkerTransportListener = {
+ *   queue: (state) => console.log(state.declared),
  *   delivery: (delivery) => console.log(delivery.properties.correlationId),
  *   lost: (error) => console.log("lost:", error.message),
  *   restored: () => {},

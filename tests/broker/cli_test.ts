@@ -347,7 +347,7 @@ Deno.test({
       line.startsWith("Error: ")
     );
     assert.deepEqual(lines, [
-      `Error: Queue "${queue}" exists with durable=false, but --queue-type asks for durable=true. Start without --queue-type to use the queue as it is, or delete it first (rabbitmqctl delete_queue ${queue}) to have it declared as asked.`,
+      `Error: Queue "${queue}" exists with type classic, but --queue-type asks for type quorum. Start without --queue-type to use the queue as it is, or delete it first (rabbitmqctl delete_queue ${queue}) to have it declared as asked.`,
     ]);
     assert.doesNotMatch(server.stderr, /\n\s+at /);
   },

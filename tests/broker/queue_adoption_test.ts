@@ -176,10 +176,10 @@ Deno.test({
       serve({ url, queue, queueType: "quorum" }, fibHandler()),
       (error) => {
         assert.ok(error instanceof QueueError);
-        assert.equal(error.mismatch?.found, "durable=false");
+        assert.equal(error.mismatch?.found, "type classic");
         assert.equal(
           error.message,
-          `Queue "${queue}" exists with durable=false, but queueType asks for durable=true: leave queueType out to use the queue as it is, or delete the queue (rabbitmqctl delete_queue ${queue}) to have it declared as asked`,
+          `Queue "${queue}" exists with type classic, but queueType asks for type quorum: leave queueType out to use the queue as it is, or delete the queue (rabbitmqctl delete_queue ${queue}) to have it declared as asked`,
         );
         return true;
       },
@@ -268,5 +268,68 @@ Deno.test({
     assert.deepEqual([info.type, info.durable], ["classic", false]);
     await using client = await RpcClient.connect({ url });
     assert.equal((await client.call(queue, "10")).text(), "55");
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "a delivery limit that a classic queue takes unchecked starts no retries: a failing request runs once",
+  async fn() {
+    await using scratch = scratchQueue("classic-limit");
+    const queue = scratch.name;
+    await declareAsOther(queue, { durable: false });
+    let runs = 0;
+    await using server = await serve({
+      url,
+      queue,
+      queueArguments: { "x-delivery-limit": 3 },
+    }, () => {
+      runs++;
+      throw new HandlerError("INTERNAL", "flaky");
+    });
+    assert.equal(server.queueState?.deliveryLimit, undefined);
+    await using client = await RpcClient.connect({ url });
+    await assert.rejects(
+      client.call(queue, "x", { idempotent: true, timeout: 10_000 }),
+      (error) => error instanceof RemoteError && error.code === "INTERNAL",
+    );
+    await waitFor(() => server.inFlight === 0, "the request to settle");
+    assert.equal(runs, 1);
+    assert.equal(server.stats().requeued, 0);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "a worker that finds its quorum queue without its dead-letter queue declares that before consuming",
+  async fn() {
+    await using scratch = scratchQueue("found-dlq", {
+      also: ["{}.dead-letter"],
+    });
+    const queue = scratch.name;
+    const options = {
+      url,
+      queue,
+      queueType: "quorum",
+      deliveryLimit: 1,
+    } as const;
+    {
+      await using _first = await serve(options, fibHandler());
+    }
+    const connection = await openConnection({ url });
+    try {
+      await (await connection.channel()).queueDelete(`${queue}.dead-letter`);
+    } finally {
+      await closeConnection(connection);
+    }
+    await using server = await serve(options, fibHandler());
+    assert.deepEqual(
+      [server.queueState?.declared, server.queueState?.deadLetterQueue],
+      [false, `${queue}.dead-letter`],
+    );
+    const info = await queueInfo(`${queue}.dead-letter`);
+    assert.equal(info.type, "quorum");
   },
 });

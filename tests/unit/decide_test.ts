@@ -269,3 +269,11 @@ Deno.test("conclude() never retries a call that is not idempotent, or on a queue
   );
   assert.equal(conclude(delivery(IDEMPOTENT), internal, policy()), "ack");
 });
+
+Deno.test("conclude() never hands back again a redelivery the broker did not count: its queue counts nothing", () => {
+  const uncounted = { ...delivery(IDEMPOTENT), redelivered: true };
+  assert.equal(
+    conclude(uncounted, internal, policy({ deliveryLimit: 5 })),
+    "ack",
+  );
+});

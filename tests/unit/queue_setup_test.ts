@@ -85,6 +85,12 @@ class FakeBroker implements QueueDeclarer {
       }
     }
     for (const key of COMPARED) {
+      // RabbitMQ compares only the arguments the queue's type knows.
+      if (
+        key === "x-delivery-limit" && queue.args["x-queue-type"] !== "quorum"
+      ) {
+        continue;
+      }
       const ours = declaration.arguments[key];
       const theirs = queue.args[key];
       const same = ours === theirs ||
@@ -209,6 +215,11 @@ Deno.test("an explicit queueType is checked through the queue's other arguments,
       "x-max-length": 100,
     },
   });
+  broker.queues.set("elsewhere", {
+    durable: true,
+    autoDelete: false,
+    args: {},
+  });
   const state = await setUpQueue(broker, queueOf({ queueType: "quorum" }));
   assert.deepEqual(
     [state.declared, state.deliveryLimit, state.deadLetterQueue, state.checked],
@@ -299,4 +310,43 @@ Deno.test("deliveryLimit and deadLetterQueue without a quorum queueType are a Ty
     "deliveryLimit",
   ]);
   assert.deepEqual(queueOf({}).demands, []);
+});
+
+Deno.test("a delivery limit a classic queue takes unchecked is not believed: no retries on a queue that counts nothing", async () => {
+  const broker = new FakeBroker();
+  broker.queues.set("jobs", { durable: false, autoDelete: false, args: {} });
+  const state = await setUpQueue(
+    broker,
+    queueOf({ queueArguments: { "x-delivery-limit": 3 } }),
+  );
+  assert.deepEqual([state.declared, state.deliveryLimit], [false, undefined]);
+});
+
+Deno.test("a queue found that dead-letters to the worker's own missing dead-letter queue gets it declared; another missing one means dropped", async () => {
+  const broker = new FakeBroker();
+  const queue = queueOf({ queueType: "quorum", deliveryLimit: 2 });
+  await setUpQueue(broker, queue);
+  broker.queues.delete("jobs.dead-letter");
+  const state = await setUpQueue(broker, queue);
+  assert.deepEqual(
+    [state.declared, state.deliveryLimit, state.deadLetterQueue],
+    [false, 2, "jobs.dead-letter"],
+  );
+  assert.ok(broker.queues.has("jobs.dead-letter"));
+  broker.queues.set("other", {
+    durable: true,
+    autoDelete: false,
+    args: {
+      "x-queue-type": "quorum",
+      "x-dead-letter-exchange": "",
+      "x-dead-letter-routing-key": "nowhere",
+    },
+  });
+  const other = await setUpQueue(
+    broker,
+    resolveServeOptions({ queue: "other", queueType: "quorum" }, () => "")
+      .queue,
+  );
+  assert.equal(other.deadLetterQueue, false);
+  assert.ok(!broker.queues.has("nowhere"));
 });
