@@ -281,6 +281,17 @@ export async function queueInfo(
   return row;
 }
 
+/** Whether `path` exists. */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
 /** Asserts a failure printed exactly one line and no stack trace. */
 export function assertOneLineError(stderr: string, pattern: RegExp): void {
   const lines = stderr.trim().split("\n");

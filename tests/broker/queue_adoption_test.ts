@@ -57,6 +57,14 @@ async function declareAsOther(
   }
 }
 
+/**
+ * Declares `queue` as a tutorial worker of today does: resolves with the
+ * broker's refusal, or `undefined` if it took the declaration.
+ */
+function declareAsTutorial(queue: string): Promise<string | undefined> {
+  return declareAsOther(queue, TUTORIAL_QUORUM, TUTORIAL_QUORUM.arguments);
+}
+
 Deno.test({
   ...opts,
   name:
@@ -65,7 +73,7 @@ Deno.test({
     await using scratch = scratchQueue("adopt-quorum");
     const queue = scratch.name;
     assert.equal(
-      await declareAsOther(queue, TUTORIAL_QUORUM, TUTORIAL_QUORUM.arguments),
+      await declareAsTutorial(queue),
       undefined,
     );
     const lines: string[] = [];
@@ -93,7 +101,7 @@ Deno.test({
     assert.equal(info.type, "quorum");
     assert.deepEqual(info.arguments, QUORUM_ARGUMENTS);
     assert.equal(
-      await declareAsOther(queue, TUTORIAL_QUORUM, TUTORIAL_QUORUM.arguments),
+      await declareAsTutorial(queue),
       undefined,
     );
   },
@@ -106,7 +114,7 @@ Deno.test({
   async fn() {
     await using scratch = scratchQueue("adopt-no-retry");
     const queue = scratch.name;
-    await declareAsOther(queue, TUTORIAL_QUORUM, TUTORIAL_QUORUM.arguments);
+    await declareAsTutorial(queue);
     let runs = 0;
     await using server = await serve({ url, queue }, () => {
       runs++;
@@ -157,7 +165,7 @@ Deno.test({
     );
     // A tutorial worker's declaration is taken.
     assert.equal(
-      await declareAsOther(queue, TUTORIAL_QUORUM, TUTORIAL_QUORUM.arguments),
+      await declareAsTutorial(queue),
       undefined,
     );
   },
@@ -250,7 +258,7 @@ Deno.test({
   async fn() {
     await using scratch = scratchQueue("adopt-redeclare");
     const queue = scratch.name;
-    await declareAsOther(queue, TUTORIAL_QUORUM, TUTORIAL_QUORUM.arguments);
+    await declareAsTutorial(queue);
     await using server = await serve({ url, queue }, fibHandler());
     assert.equal(server.queueState?.declared, false);
     const connection = await openConnection({ url });

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { closeConnection, openConnection } from "../../lib/amqp/connection.ts";
-import { waitFor } from "../_helpers.ts";
+import { exists, waitFor } from "../_helpers.ts";
 import { startPrivateBroker } from "../_private_broker.ts";
 
 const opts = { sanitizeOps: true, sanitizeResources: true };
@@ -38,17 +38,6 @@ async function processesMentioning(text: string): Promise<number[]> {
       args.join(" ").includes(text)
     )
     .map(([pid]) => Number(pid));
-}
-
-/** Whether `path` exists. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Reads at least one byte from `conn`. */

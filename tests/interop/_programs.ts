@@ -176,3 +176,41 @@ export async function output(
     stderr: decoder.decode(result.stderr),
   };
 }
+
+/**
+ * What `command args` prints on stdout, trimmed: a peer's toolchain asked
+ * for a version. Fails with `missing` if the command is not installed, or
+ * with `failed` and its stderr if it fails or prints nothing.
+ */
+export async function printedBy(
+  command: string,
+  args: readonly string[],
+  hints: { missing: string; failed: string },
+): Promise<string> {
+  const result = await output(command, args);
+  if (result === undefined) throw new Error(hints.missing);
+  const stdout = result.stdout.trim();
+  if (result.code !== 0 || stdout === "") {
+    const detail = result.stderr.trim() || stdout;
+    throw new Error(hints.failed + (detail === "" ? "" : `: ${detail}`));
+  }
+  return stdout;
+}
+
+/**
+ * Fails unless `found` is the `expected` major.minor version of `library`,
+ * the one a peer's documented limits were measured with (in `peerFile`).
+ */
+export function checkMeasuredVersion(
+  library: string,
+  expected: string,
+  found: string,
+  peerFile: string,
+): void {
+  if (!`${found}.`.startsWith(`${expected}.`)) {
+    throw new Error(
+      `The limits were measured with ${library} ${expected}, this is ` +
+        `${library} ${found}: measure them again and update ${peerFile}`,
+    );
+  }
+}

@@ -13,6 +13,7 @@
 
 import { fileURLToPath } from "node:url";
 import type { Peer, PeerPrograms } from "../_peer.ts";
+import { exists } from "../../_helpers.ts";
 
 /** This folder, where the Java sources are. */
 const HERE = fileURLToPath(new URL("./", import.meta.url));
@@ -46,17 +47,6 @@ async function run(
     }).output();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-}
-
-/** Whether `path` exists. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
     throw error;
   }
 }

@@ -12,6 +12,7 @@
 
 import { fileURLToPath } from "node:url";
 import type { Peer, PeerPrograms } from "../_peer.ts";
+import { checkMeasuredVersion, printedBy } from "../_programs.ts";
 
 /** The php-amqplib the limits below were measured with. */
 const AMQPLIB_VERSION = "3.5";
@@ -23,44 +24,17 @@ function program(path: string): string {
   return fileURLToPath(new URL(path, import.meta.url));
 }
 
-/** Runs `php -r script` and returns what it prints, or fails saying why. */
-async function phpPrint(script: string, hint: string): Promise<string> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command("php", {
-      args: ["-r", script],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `The PHP peers need php: apt-get install php-cli ${hint}`,
-      );
-    }
-    throw error;
-  }
-  const stdout = new TextDecoder().decode(output.stdout).trim();
-  if (!output.success || stdout === "") {
-    const detail = new TextDecoder().decode(output.stderr).trim() || stdout;
-    throw new Error(
-      `This PHP peer needs ${hint} (apt-get install ${hint})` +
-        (detail === "" ? "" : `: ${detail}`),
-    );
-  }
-  return stdout;
+/** What `php -r script` prints; `hint` names the Debian package it needs. */
+function phpPrint(script: string, hint: string): Promise<string> {
+  return printedBy("php", ["-r", script], {
+    missing: `The PHP peers need php: apt-get install php-cli ${hint}`,
+    failed: `This PHP peer needs ${hint} (apt-get install ${hint})`,
+  });
 }
 
-/** Fails unless `found` is the `expected` major.minor version of `library`. */
+/** Fails unless `found` is the `expected` version of `library`. */
 function checkVersion(library: string, expected: string, found: string) {
-  if (!`${found}.`.startsWith(`${expected}.`)) {
-    throw new Error(
-      `The PHP peer's limits were measured with ${library} ${expected}, ` +
-        `this is ${library} ${found}: measure them again and update ` +
-        "tests/interop/php/peer.ts",
-    );
-  }
+  checkMeasuredVersion(library, expected, found, "tests/interop/php/peer.ts");
 }
 
 /** The programs of one PHP peer. */

@@ -11,52 +11,33 @@
 
 import { fileURLToPath } from "node:url";
 import type { Peer, PeerPrograms } from "../_peer.ts";
+import { checkMeasuredVersion, printedBy } from "../_programs.ts";
 
 /** The Bunny the limits below were measured with. */
 const BUNNY_VERSION = "2.19";
 const SERVER = fileURLToPath(new URL("./rpc_server.rb", import.meta.url));
 const CLIENT = fileURLToPath(new URL("./rpc_client.rb", import.meta.url));
 
-/** Runs `ruby -e script` and returns what it prints, or fails saying why. */
-async function rubyPrint(script: string): Promise<string> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command("ruby", {
-      args: ["-e", script],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(
-        "The Ruby peer needs ruby and Bunny: apt-get install ruby-bunny",
-      );
-    }
-    throw error;
-  }
-  if (!output.success) {
-    const stderr = new TextDecoder().decode(output.stderr).trim();
-    throw new Error(
-      `The Ruby peer needs Bunny (apt-get install ruby-bunny): ${stderr}`,
-    );
-  }
-  return new TextDecoder().decode(output.stdout).trim();
-}
-
 /** Bunny's peer, with its defaults (it publishes application/octet-stream). */
 const BUNNY: Peer = {
   language: "Ruby",
   library: `Bunny ${BUNNY_VERSION}`,
   async prepare(_dir: string): Promise<PeerPrograms> {
-    const version = await rubyPrint('require "bunny"; print Bunny::VERSION');
-    if (!`${version}.`.startsWith(`${BUNNY_VERSION}.`)) {
-      throw new Error(
-        `The Ruby peer's limits were measured with Bunny ${BUNNY_VERSION}, ` +
-          `this is Bunny ${version}: measure them again and update ` +
-          "tests/interop/ruby/peer.ts",
-      );
-    }
+    const version = await printedBy(
+      "ruby",
+      ["-e", 'require "bunny"; print Bunny::VERSION'],
+      {
+        missing:
+          "The Ruby peer needs ruby and Bunny: apt-get install ruby-bunny",
+        failed: "The Ruby peer needs Bunny (apt-get install ruby-bunny)",
+      },
+    );
+    checkMeasuredVersion(
+      "Bunny",
+      BUNNY_VERSION,
+      version,
+      "tests/interop/ruby/peer.ts",
+    );
     return {
       worker: { command: "ruby", args: [SERVER] },
       client: (ns) => ({ command: "ruby", args: [CLIENT, ...ns.map(String)] }),
