@@ -46,7 +46,11 @@ export type {
   ClientMiddleware,
   OutgoingCall,
 } from "./lib/client/middleware.ts";
-export type { MethodCaller, ServiceClient } from "./lib/client/service.ts";
+export type {
+  MethodCaller,
+  ServiceClient,
+  ServiceOptions,
+} from "./lib/client/service.ts";
 export type {
   RpcTransport,
   TransportListener,
@@ -70,6 +74,24 @@ export {
   serviceOfModule,
 } from "./lib/worker/module_service.ts";
 export type { QueueOption, QueueType } from "./lib/protocol/queue.ts";
+
+// Contracts
+export {
+  type Contract,
+  type ContractMethod,
+  contractOf,
+  method,
+} from "./lib/contract/method.ts";
+export type {
+  InferInput,
+  InferOutput,
+  StandardIssue,
+  StandardResult,
+  StandardSchema,
+  StandardSchemaProps,
+  StandardTypes,
+} from "./lib/contract/standard_schema.ts";
+export type { Issue } from "./lib/contract/issues.ts";
 export type { QueueState } from "./lib/worker/transport.ts";
 
 // Messages

@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { Issue } from "./contract/issues.ts";
 import { escapeControls } from "./text.ts";
 
 /**
@@ -190,15 +191,26 @@ export class RemoteError extends RpcError {
   readonly code: string;
   /** The `name` of the error on the worker, e.g. `RangeError`. */
   readonly remoteName: string;
+  /**
+   * What was wrong with the arguments, each with its path, where the worker
+   * said (a method's input schema failed: `INVALID_ARGUMENT`); else empty.
+   */
+  readonly issues: readonly Issue[];
   /** Creates the error from the fields of an error reply. */
   constructor(
-    remote: { code: string; name: string; message: string },
+    remote: {
+      code: string;
+      name: string;
+      message: string;
+      issues?: readonly Issue[];
+    },
     options?: ErrorOptions,
   ) {
     super(remote.message, options);
     this.name = "RemoteError";
     this.code = remote.code;
     this.remoteName = remote.name;
+    this.issues = remote.issues ?? [];
   }
 }
 
@@ -367,10 +379,20 @@ function queueErrorMessage(
 export class HandlerError extends RpcError {
   /** The code sent in the `x-rpc-error` header of the reply. */
   readonly code: string;
-  /** Creates an error whose reply carries `code` and `message`. */
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  /** What was wrong with the arguments, sent with the reply; may be empty. */
+  readonly issues: readonly Issue[];
+  /**
+   * Creates an error whose reply carries `code`, `message` and, if given,
+   * `issues` (at most 20 are sent).
+   */
+  constructor(
+    code: string,
+    message: string,
+    options?: ErrorOptions & { issues?: readonly Issue[] },
+  ) {
     super(message, options);
     this.name = "HandlerError";
     this.code = code;
+    this.issues = options?.issues ?? [];
   }
 }

@@ -17,3 +17,7 @@ export {
 } from "npm:@opentelemetry/sdk-trace-base@2.12.1";
 export { W3CTraceContextPropagator } from "npm:@opentelemetry/core@2.12.1";
 export { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@2.12.1";
+// Schema libraries implementing Standard Schema, for the contract tests.
+export { z } from "npm:zod@4.6.7";
+export * as v from "npm:valibot@1.5.0";
+export { type } from "npm:arktype@2.2.10";

@@ -44,6 +44,7 @@ import {
   methodCaller,
   type ServiceClient,
   serviceClient,
+  type ServiceOptions,
 } from "./service.ts";
 import type { RpcTransport } from "./transport.ts";
 
@@ -291,6 +292,9 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
    * checked end to end. Methods named `then`, `toJSON`, or like a property
    * of every object (`toString`, `constructor`, …) cannot be called this way
    * (the object must not look like a promise): use {@linkcode method}.
+   * With `options.contracts` (the service's module), the arguments of its
+   * methods made with `method()` are checked against their input schemas
+   * before they are sent.
    *
    * @example
    * ```ts ignore
@@ -308,8 +312,11 @@ export class RpcClient extends EventTarget implements AsyncDisposable {
    * @throws {TypeError} if `queue` is not a non-empty string.
    * @throws {RangeError} if `queue` is longer than 255 bytes.
    */
-  service<Service>(queue: string): ServiceClient<Service> {
-    return serviceClient<Service>(this, queue);
+  service<Service>(
+    queue: string,
+    options?: ServiceOptions<Service>,
+  ): ServiceClient<Service> {
+    return serviceClient<Service>(this, queue, options);
   }
 
   #call(

@@ -7,6 +7,9 @@
  * @module
  */
 
+import { boundedIssues, issuesText } from "../contract/issues.ts";
+import { contractOf } from "../contract/method.ts";
+import type { StandardSchema } from "../contract/standard_schema.ts";
 import { checkName } from "../checks.ts";
 import { ProtocolError } from "../errors.ts";
 import { encodeValue } from "../protocol/codec.ts";
@@ -97,13 +100,27 @@ export interface Caller {
  */
 export function methodCaller<Args, Result>(
   client: Caller,
-  target: { queue: string; name?: string },
+  target: { queue: string; name?: string; input?: StandardSchema },
 ): MethodCaller<Args, Result> {
   const queue = checkName("queue", target.queue);
   const name = target.name === undefined
     ? undefined
     : checkName("method", target.name);
+  const input = target.input;
   return async (args: Args, options: CallOptions = {}): Promise<Result> => {
+    if (input !== undefined) {
+      // Checked before it leaves: the worker would refuse it anyway.
+      const checked = await input["~standard"].validate(args);
+      if (checked.issues !== undefined) {
+        const issues = boundedIssues(checked.issues);
+        throw new TypeError(
+          `Invalid arguments for "${name ?? "(default)"}" on "${queue}": ${
+            issuesText(issues, checked.issues.length)
+          }`,
+          { cause: issues },
+        );
+      }
+    }
     const { body, contentType } = encodeValue(args);
     const reply = await client.call(queue, body, {
       ...options,
@@ -122,6 +139,27 @@ export function methodCaller<Args, Result>(
       );
     }
   };
+}
+
+/**
+ * Options of {@linkcode serviceClient}.
+ *
+ * @example
+ * ```ts
+ * import type { ServiceOptions } from "./service.ts";
+ *
+ * const options: ServiceOptions<{ add(n: number): number }> = {};
+ * console.log(options.contracts); // undefined
+ * ```
+ */
+export interface ServiceOptions<Service> {
+  /**
+   * The service's methods (its module, as the worker serves it): the
+   * arguments of a method made with `method()` are checked against its
+   * input schema before the call is sent, and a call that fails rejects
+   * with a `TypeError` listing the issues (its `cause`), sending nothing.
+   */
+  contracts?: Service;
 }
 
 /**
@@ -149,7 +187,9 @@ export function methodCaller<Args, Result>(
 export function serviceClient<Service>(
   client: Caller,
   queue: string,
+  options: ServiceOptions<Service> = {},
 ): ServiceClient<Service> {
+  const contracts = options.contracts as Record<string, unknown> | undefined;
   checkName("queue", queue);
   const callers = new Map<string, MethodCaller<unknown, unknown>>();
   const label = `ServiceClient(${JSON.stringify(queue)})`;
@@ -178,7 +218,15 @@ export function serviceClient<Service>(
       }
       let caller = callers.get(name);
       if (caller === undefined) {
-        caller = methodCaller(client, { queue, name });
+        caller = methodCaller(client, {
+          queue,
+          name,
+          input: contractOf(
+            contracts !== undefined && Object.hasOwn(contracts, name)
+              ? contracts[name]
+              : undefined,
+          )?.input,
+        });
         callers.set(name, caller);
       }
       return caller;

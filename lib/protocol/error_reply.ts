@@ -15,6 +15,7 @@ import {
 import { JSON_CONTENT_TYPE } from "./codec.ts";
 import type { Reply } from "./reply.ts";
 import { truncate } from "../text.ts";
+import { boundedIssues, type Issue, issuesOf } from "../contract/issues.ts";
 
 /**
  * The JSON body of an error reply.
@@ -34,6 +35,8 @@ export interface ErrorBody {
   name: string;
   /** A message for humans. */
   message: string;
+  /** What was wrong with the arguments, each with its path (1.6). */
+  issues?: readonly Issue[];
 }
 
 const encoder = new TextEncoder();
@@ -53,7 +56,10 @@ export function errorBodyOf(error: unknown): ErrorBody {
   // Never throws: it runs on the path that must still reply and ack.
   if (isHandlerError(error)) {
     const { code, name, message } = error;
-    return { code, name, message };
+    const issues = error.issues ?? [];
+    return issues.length === 0
+      ? { code, name, message }
+      : { code, name, message, issues: boundedIssues(issues) };
   }
   if (error instanceof TypeError) {
     return {
@@ -158,7 +164,16 @@ export function newErrorId(): string {
  */
 export function encodeErrorBody(body: ErrorBody): Uint8Array {
   return encoder.encode(
-    JSON.stringify({ code: body.code, name: body.name, message: body.message }),
+    JSON.stringify(
+      body.issues === undefined || body.issues.length === 0
+        ? { code: body.code, name: body.name, message: body.message }
+        : {
+          code: body.code,
+          name: body.name,
+          message: body.message,
+          issues: body.issues,
+        },
+    ),
   );
 }
 
@@ -255,8 +270,9 @@ export function decodeErrorReply(
   if (typeof parsed !== "object" || parsed === null) {
     return new ProtocolError(`Error reply (${code}) is not a JSON object`);
   }
-  const { name, message } = parsed as Record<string, unknown>;
+  const { name, message, issues } = parsed as Record<string, unknown>;
   const remote = {
+    issues: issuesOf(issues),
     code,
     name: typeof name === "string" ? truncate(name, MAX_REMOTE_CODE) : "Error",
     message: typeof message === "string"

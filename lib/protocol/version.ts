@@ -11,7 +11,7 @@
  * ```ts
  * import { PROTOCOL_VERSION } from "./version.ts";
  *
- * console.log(`rabbit-rpc protocol ${PROTOCOL_VERSION}`); // rabbit-rpc protocol 1.5
+ * console.log(`rabbit-rpc protocol ${PROTOCOL_VERSION}`); // rabbit-rpc protocol 1.6
  * ```
  */
-export const PROTOCOL_VERSION = "1.5";
+export const PROTOCOL_VERSION = "1.6";
